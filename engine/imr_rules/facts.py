@@ -1,0 +1,182 @@
+"""Project a case onto one requested item: the base facts a rule may read, each three-valued.
+
+The names and wording live in ``rules/facts.yaml``; this module computes the values. The loader checks
+that the two agree, so a rule can never read a fact no case provides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .case_model import Case, Finding, PriorTreatment, RequestedItem
+
+DAYS_PER_MONTH = 30.4375
+
+_MODALITY = {"imaging_xray": "xray", "imaging_mri": "mri", "imaging_ct": "ct"}
+
+
+@dataclass(frozen=True)
+class FactValue:
+    """One base fact for one item: its value (``None`` when not documented) and where it came from."""
+
+    name: str
+    value: Any
+    source: str
+
+    @property
+    def documented(self) -> bool:
+        """True unless the fact is not documented."""
+        return self.value is not None and self.value != "not_documented"
+
+
+Projection = Callable[[Case, RequestedItem], tuple[Any, str]]
+
+
+def _finding(value: Finding) -> str | None:
+    return None if value == "not_documented" else value
+
+
+def _months_between(earlier: Any, later: Any) -> float:
+    return round((later - earlier).days / DAYS_PER_MONTH, 1)
+
+
+def _matching_prior(case: Case, item: RequestedItem, postsurgical_only: bool) -> list[PriorTreatment] | None:
+    entries = case.clinical.prior_treatment
+    if entries is None:
+        return None
+    return [p for p in entries
+            if p.type == item.service
+            and (p.body_region is None or p.body_region == item.body_region)
+            and (not postsurgical_only or p.phase is not None and p.phase.value == "postsurgical")]
+
+
+def _sum_visits(entries: list[PriorTreatment] | None, attribute: str) -> int | None:
+    if entries is None:
+        return None
+    values = [getattr(entry, attribute) for entry in entries]
+    if any(v is None for v in values):
+        return None
+    return sum(values)
+
+
+def _combined_response(entries: list[PriorTreatment] | None) -> str | None:
+    if not entries:
+        return None
+    states = {entry.functional_improvement for entry in entries}
+    if "present" in states:
+        return "present"
+    if states == {"absent"}:
+        return "absent"
+    return None
+
+
+def _surgery_on_region(case: Case, item: RequestedItem) -> Any:
+    surgeries = case.clinical.surgeries
+    if surgeries is None:
+        return None
+    on_region = [s for s in surgeries if s.body_region == item.body_region]
+    return max(on_region, key=lambda s: s.date) if on_region else False
+
+
+def _surgery_fact(case: Case, item: RequestedItem, what: str) -> tuple[Any, str]:
+    surgery = _surgery_on_region(case, item)
+    source = "clinical.surgeries"
+    if what == "on_region":
+        return (None if surgery is None else ("present" if surgery else "absent")), source
+    if not surgery:
+        return None, source
+    if what == "procedure":
+        return surgery.procedure.value, source
+    return _months_between(surgery.date, case.request_date), source
+
+
+def _prior_imaging(case: Case, item: RequestedItem) -> tuple[Any, str]:
+    studies = case.clinical.imaging
+    modality = _MODALITY.get(item.service.value)
+    if studies is None or modality is None:
+        return None, "clinical.imaging"
+    same = [s for s in studies if s.modality == modality and s.body_region == item.body_region]
+    return ("present" if same else "absent"), "clinical.imaging"
+
+
+def _categories(case: Case, item: RequestedItem) -> tuple[Any, str]:
+    cats = sorted({d.category.value for d in case.diagnoses if d.category is not None})
+    return (cats or None), "diagnoses"
+
+
+def _projections() -> dict[str, Projection]:
+    c = "clinical"
+    table: dict[str, Projection] = {
+        "item.service": lambda case, item: (item.service.value, "requested_items.service"),
+        "item.body_region": lambda case, item: (item.body_region.value, "requested_items.body_region"),
+        "item.visits_requested": lambda case, item: (item.visits_requested, "requested_items.visits"),
+        "item.frequency_per_week": lambda case, item: (item.frequency_per_week, "requested_items.frequency_per_week"),
+        "item.duration_weeks": lambda case, item: (item.duration_weeks, "requested_items.duration_weeks"),
+        "request.date": lambda case, item: (int(case.request_date.strftime("%Y%m%d")), "request_date"),
+        "patient.age": lambda case, item: (case.patient.age, "patient.age"),
+        "patient.sex": lambda case, item: (case.patient.sex, "patient.sex"),
+        "injury.weeks_since": lambda case, item: (
+            (case.request_date - case.claim.injury_date).days // 7, "claim.injury_date"),
+        "diagnosis.categories": _categories,
+        "prior.visits_completed": lambda case, item: (
+            _sum_visits(_matching_prior(case, item, False), "visits_completed"), f"{c}.prior_treatment"),
+        "prior.visits_authorized": lambda case, item: (
+            _sum_visits(_matching_prior(case, item, False), "visits_authorized"), f"{c}.prior_treatment"),
+        "prior.functional_improvement": lambda case, item: (
+            _combined_response(_matching_prior(case, item, False)), f"{c}.prior_treatment"),
+        "postop.visits_authorized": lambda case, item: (
+            _sum_visits(_matching_prior(case, item, True), "visits_authorized"), f"{c}.prior_treatment"),
+        "postop.visits_completed": lambda case, item: (
+            _sum_visits(_matching_prior(case, item, True), "visits_completed"), f"{c}.prior_treatment"),
+        "postop.functional_improvement": lambda case, item: (
+            _combined_response(_matching_prior(case, item, True)), f"{c}.prior_treatment"),
+        "surgery.on_region": lambda case, item: _surgery_fact(case, item, "on_region"),
+        "surgery.procedure": lambda case, item: _surgery_fact(case, item, "procedure"),
+        "surgery.months_since": lambda case, item: _surgery_fact(case, item, "months_since"),
+        "surgery.planned": lambda case, item: (_finding(case.clinical.surgery_planned), f"{c}.surgery_planned"),
+        "conservative_care.weeks": lambda case, item: (case.clinical.conservative_care.weeks,
+                                                       f"{c}.conservative_care.weeks"),
+        "conservative_care.failed": lambda case, item: (_finding(case.clinical.conservative_care.failed),
+                                                        f"{c}.conservative_care.failed"),
+        "conservative_care.home_exercise_program": lambda case, item: (
+            _finding(case.clinical.conservative_care.home_exercise_program),
+            f"{c}.conservative_care.home_exercise_program"),
+        "imaging.prior_same_modality": _prior_imaging,
+        "functional.deficits_documented": lambda case, item: (
+            _finding(case.clinical.functional_status.deficits_documented), f"{c}.functional_status"),
+        "functional.goals_documented": lambda case, item: (
+            _finding(case.clinical.functional_status.goals_documented), f"{c}.functional_status"),
+        "work.status": lambda case, item: (
+            case.clinical.work_status.value if case.clinical.work_status else None, f"{c}.work_status"),
+        "pain.score": lambda case, item: (case.clinical.pain_score, f"{c}.pain_score"),
+    }
+    for name in ("focal_deficit", "sensory_loss", "motor_weakness", "reflex_change", "radicular_symptoms",
+                 "nerve_tension_sign"):
+        table[f"neuro.{name}"] = _attribute_finding("neurologic", name)
+    for name in ("significant_trauma", "suspected_fracture_or_dislocation", "suspected_tumor",
+                 "suspected_infection", "progressive_neurologic_deficit", "myelopathy",
+                 "bowel_bladder_dysfunction", "cardiovascular_or_visceral_cause"):
+        table[f"red_flag.{name}"] = _attribute_finding("red_flags", name)
+    return table
+
+
+def _attribute_finding(block: str, name: str) -> Projection:
+    def project(case: Case, item: RequestedItem) -> tuple[Any, str]:
+        return _finding(getattr(getattr(case.clinical, block), name)), f"clinical.{block}.{name}"
+    return project
+
+
+PROJECTIONS: dict[str, Projection] = _projections()
+"""Every base fact the engine can compute, by name."""
+
+
+def project_item(case: Case, item: RequestedItem, names: Iterable[str] | None = None) -> list[FactValue]:
+    """The base facts for ``item``; only ``names`` when given (the facts the rule base reads)."""
+    wanted = list(PROJECTIONS) if names is None else list(names)
+    facts = []
+    for name in wanted:
+        value, source = PROJECTIONS[name](case, item)
+        facts.append(FactValue(name=name, value=value, source=source))
+    return facts

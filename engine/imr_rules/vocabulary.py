@@ -1,0 +1,128 @@
+"""Controlled vocabularies shared by cases and rules: services, body regions, procedures, diagnoses."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Service(str, Enum):
+    """What was requested, as a reviewer would file it."""
+
+    physical_therapy = "physical_therapy"
+    occupational_therapy = "occupational_therapy"
+    chiropractic = "chiropractic"
+    acupuncture = "acupuncture"
+    massage = "massage"
+    aquatic_therapy = "aquatic_therapy"
+    imaging_xray = "imaging_xray"
+    imaging_mri = "imaging_mri"
+    imaging_ct = "imaging_ct"
+    electrodiagnostic = "electrodiagnostic"
+    tens = "tens"
+    dme = "dme"
+    lab_test = "lab_test"
+    injection_epidural = "injection_epidural"
+    injection_facet = "injection_facet"
+    injection_trigger_point = "injection_trigger_point"
+    injection_other = "injection_other"
+    surgery = "surgery"
+    home_health = "home_health"
+    psych_evaluation = "psych_evaluation"
+    psychotherapy = "psychotherapy"
+    functional_restoration = "functional_restoration"
+    work_conditioning = "work_conditioning"
+    office_visit = "office_visit"
+    referral = "referral"
+    functional_capacity_evaluation = "functional_capacity_evaluation"
+    opioid = "opioid"
+    nsaid = "nsaid"
+    ppi = "ppi"
+    muscle_relaxant = "muscle_relaxant"
+    topical_analgesic = "topical_analgesic"
+    anticonvulsant = "anticonvulsant"
+    antidepressant = "antidepressant"
+    sleep_aid = "sleep_aid"
+    benzodiazepine = "benzodiazepine"
+    other_medication = "other_medication"
+    other = "other"
+
+
+class BodyRegion(str, Enum):
+    """Where the request or finding applies."""
+
+    cervical = "cervical"
+    thoracic = "thoracic"
+    lumbar = "lumbar"
+    shoulder = "shoulder"
+    elbow = "elbow"
+    wrist_hand = "wrist_hand"
+    hip = "hip"
+    knee = "knee"
+    ankle_foot = "ankle_foot"
+    head = "head"
+    multiple = "multiple"
+    systemic = "systemic"
+
+
+class Procedure(str, Enum):
+    """Surgical procedures named in the Postsurgical Treatment Guidelines table (and a catch-all)."""
+
+    cervical_fusion = "cervical_fusion"
+    cervical_discectomy_laminectomy = "cervical_discectomy_laminectomy"
+    lumbar_fusion = "lumbar_fusion"
+    lumbar_discectomy_laminectomy = "lumbar_discectomy_laminectomy"
+    rotator_cuff_repair_arthroscopic = "rotator_cuff_repair_arthroscopic"
+    rotator_cuff_repair_open = "rotator_cuff_repair_open"
+    rotator_cuff_complete_rupture_repair = "rotator_cuff_complete_rupture_repair"
+    shoulder_labral_repair = "shoulder_labral_repair"
+    knee_meniscectomy = "knee_meniscectomy"
+    acl_reconstruction = "acl_reconstruction"
+    total_knee_arthroplasty = "total_knee_arthroplasty"
+    total_hip_arthroplasty = "total_hip_arthroplasty"
+    carpal_tunnel_release = "carpal_tunnel_release"
+    other = "other"
+
+
+class DiagnosisCategory(str, Enum):
+    """Diagnosis groups the guidelines key visit allowances and criteria to."""
+
+    myalgia_myositis = "myalgia_myositis"
+    neuralgia_neuritis_radiculitis = "neuralgia_neuritis_radiculitis"
+    crps = "crps"
+    arthritis = "arthritis"
+    sprain_strain = "sprain_strain"
+    disc_disorder = "disc_disorder"
+    fracture = "fracture"
+    nerve_entrapment = "nerve_entrapment"
+    postsurgical_status = "postsurgical_status"
+    other = "other"
+
+
+class TreatmentPhase(str, Enum):
+    """Whether a course of therapy was given after surgery or for non-surgical care."""
+
+    postsurgical = "postsurgical"
+    nonsurgical = "nonsurgical"
+
+
+class WorkStatus(str, Enum):
+    """Work status as reported on the progress report."""
+
+    full_duty = "full_duty"
+    modified_duty = "modified_duty"
+    temporarily_totally_disabled = "temporarily_totally_disabled"
+    not_working = "not_working"
+    retired = "retired"
+
+
+class RedFlag(str, Enum):
+    """Red flags for serious pathology, as listed in the ACOEM body-part chapters."""
+
+    significant_trauma = "significant_trauma"
+    suspected_fracture_or_dislocation = "suspected_fracture_or_dislocation"
+    suspected_tumor = "suspected_tumor"
+    suspected_infection = "suspected_infection"
+    progressive_neurologic_deficit = "progressive_neurologic_deficit"
+    myelopathy = "myelopathy"
+    bowel_bladder_dysfunction = "bowel_bladder_dysfunction"
+    cardiovascular_or_visceral_cause = "cardiovascular_or_visceral_cause"

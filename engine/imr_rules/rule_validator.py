@@ -41,7 +41,7 @@ BASE_VALUES: dict[str, tuple[str, ...]] = {
     "patient.sex": ("male", "female"),
 }
 TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
-TEMPLATE_SPECIALS = ("citation", "guideline", "item.description")
+TEMPLATE_SPECIALS = ("citation", "guideline", "item.description", "findings")
 
 
 @dataclass
@@ -61,6 +61,8 @@ class _Context:
 def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnostic]]:
     """Build the rule base; return it with ``None`` in its place when any error was found."""
     ctx = _Context(loaded=loaded, diagnostics=list(loaded.diagnostics))
+    if loaded.registry is None or loaded.catalogue is None:
+        return None, ctx.diagnostics  # every reference would fail; report the root cause only
     guidelines = _guidelines(ctx)
     _base_facts(ctx)
     _derived_facts(ctx)

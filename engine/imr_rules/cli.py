@@ -1,0 +1,136 @@
+"""The ``imr-rules`` command line. Thin: parses options, calls the pipeline, prints, sets the exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .authoring import check_example, load_examples
+from .case_model import Case
+from .case_reader import read_case
+from .diagnostics import Diagnostic, InputError
+from .durable_adapter import EngineError
+from .pipeline import default_rules_dir, evaluator, load_rule_base
+from .report import render_json, render_text
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_BAD_CASE = 3
+EXIT_BAD_RULES = 4
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Evaluate IMR requests against MTUS criteria encoded as YAML rules (decision support).")
+
+
+class OutputFormat(str, Enum):
+    """Output formats of ``evaluate``."""
+
+    text = "text"
+    json = "json"
+
+
+RulesOption = Annotated[Optional[Path], typer.Option("--rules", help="Rules folder (default: the shipped rules).")]
+
+
+def _print_diagnostics(diagnostics: list[Diagnostic]) -> None:
+    for diagnostic in diagnostics:
+        typer.echo(diagnostic.render(), err=True)
+
+
+def _fail(diagnostics: list[Diagnostic], code: int, what: str) -> typer.Exit:
+    _print_diagnostics(diagnostics)
+    errors = sum(1 for d in diagnostics if d.severity == "error")
+    typer.echo(f"{what}: {errors} error(s)", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def evaluate(
+    case_file: Annotated[Path, typer.Argument(help="Case YAML file.", show_default=False)],
+    rules: RulesOption = None,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.text,
+    trace: Annotated[bool, typer.Option(help="Show the rules fired (text format).")] = True,
+) -> None:
+    """Decide every requested item of a case: Upheld / Overturned, with a cited rationale."""
+    try:
+        rule_base_evaluator = evaluator(rules)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    try:
+        case = read_case(case_file)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_CASE, "case not evaluated") from None
+    try:
+        result = rule_base_evaluator.evaluate(case)
+    except EngineError as exc:
+        typer.echo(f"{case_file}: engine error: {exc}", err=True)
+        raise typer.Exit(EXIT_INTERNAL) from None
+    typer.echo(render_json(result) if output == OutputFormat.json else render_text(result, trace), nl=False)
+
+
+@app.command()
+def validate(
+    rules_dir: Annotated[Optional[Path], typer.Argument(help="Rules folder (default: the shipped rules).")] = None,
+    cases: Annotated[Optional[list[Path]], typer.Argument(help="Case files to validate too.",
+                                                          show_default=False)] = None,
+    examples: Annotated[bool, typer.Option(help="Also evaluate each rule's example cases.")] = True,
+) -> None:
+    """Check a rule base (and cases): formats, references, conditions, templates, examples."""
+    root = rules_dir or default_rules_dir()
+    try:
+        rule_base, diagnostics = load_rule_base(root)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, f"rules {root}") from None
+    problems = list(diagnostics)
+    if examples:
+        found, example_problems = load_examples(rule_base)
+        problems += example_problems
+        engine = evaluator(root)
+        for example in found:
+            problems += check_example(example, engine)
+    case_problems: list[Diagnostic] = []
+    for case_file in cases or []:
+        try:
+            read_case(case_file)
+        except InputError as exc:
+            case_problems += exc.diagnostics
+    _print_diagnostics(problems + case_problems)
+    rule_errors = [d for d in problems if d.severity == "error"]
+    if rule_errors:
+        typer.echo(f"rules {root}: {len(rule_errors)} error(s)", err=True)
+        raise typer.Exit(EXIT_BAD_RULES)
+    if case_problems:
+        typer.echo(f"cases: {len(case_problems)} error(s)", err=True)
+        raise typer.Exit(EXIT_BAD_CASE)
+    typer.echo(f"ok: {len(rule_base.topics)} topic rules, {len(rule_base.derivations)} shared derivations, "
+               f"{len(cases or [])} case(s) valid; rule base {rule_base.version}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the case format (for editors)."""
+    typer.echo(json.dumps(Case.model_json_schema(), indent=2))
+
+
+@app.command()
+def version() -> None:
+    """Print the imr-rules version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console entry point: run the app; turn any unexpected error into a one-line message and exit 1."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        typer.echo(f"imr-rules: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)

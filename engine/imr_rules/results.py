@@ -1,0 +1,91 @@
+"""Result records of an evaluation; ``to_json`` gives the documented, stable JSON schema (version 1)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+Outcome = Literal["Upheld", "Overturned", "Not addressed"]
+Basis = Literal["met", "not_met", "not_documented"]
+
+
+@dataclass
+class FactRead:
+    """A fact a rule read: its value as shown, whether documented, and where it came from."""
+
+    name: str
+    value: Any
+    documented: bool
+    source: str
+
+
+@dataclass
+class CriterionResult:
+    """One criterion of the deciding rule, with its state and the facts it read."""
+
+    key: str
+    label: str
+    state: Basis
+    depth: int
+    reads: list[FactRead] = field(default_factory=list)
+    note: str | None = None
+
+
+@dataclass
+class TraceStep:
+    """One rule firing, in order."""
+
+    step: int
+    rule: str
+    kind: str
+    concluded: str
+    reads: list[FactRead] = field(default_factory=list)
+
+
+@dataclass
+class Citation:
+    """The guideline a decision rests on."""
+
+    guideline_id: str
+    label: str
+    edition: str
+    source: str
+    section: str | None
+    pages: str | None
+    text: str
+
+
+@dataclass
+class ItemResult:
+    """The outcome for one requested item."""
+
+    item_id: str
+    description: str
+    service: str
+    body_region: str
+    decision: Outcome
+    basis: Basis | None
+    rule: str | None
+    citation: Citation | None
+    rationale: str
+    criteria: list[CriterionResult] = field(default_factory=list)
+    missing_documentation: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    trace: list[TraceStep] = field(default_factory=list)
+
+
+@dataclass
+class CaseResult:
+    """The outcome for a whole case."""
+
+    case_id: str
+    request_date: str
+    rule_base_version: str
+    engine_version: str
+    items: list[ItemResult]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form: ``{"schema_version": 1, "case_id": ..., "items": [...]}``."""
+        return {"schema_version": SCHEMA_VERSION, **asdict(self)}

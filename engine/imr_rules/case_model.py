@@ -80,6 +80,8 @@ class RequestedItem(_Strict):
     frequency_per_week: Annotated[int, Field(ge=1, le=14)] | None = None
     duration_weeks: Annotated[int, Field(ge=1, le=104)] | None = None
     quantity: Annotated[int, Field(ge=1)] | None = Field(default=None, description="Units (tablets, patches).")
+    drug: str | None = Field(default=None, description="Drug name and strength, for medication requests.")
+    ingredients: list[str] = Field(default_factory=list, description="Ingredients of a compounded product.")
     codes: list[str] = Field(default_factory=list, description="CPT/HCPCS/NDC codes, optional.")
 
     @property
@@ -180,6 +182,18 @@ class Medication(_Strict):
     response: Finding = "not_documented"
 
 
+class OpioidMonitoring(_Strict):
+    """Documentation of chronic opioid therapy: the four A's, drug screening, CURES, dose."""
+
+    morphine_equivalent_mg_per_day: Annotated[float, Field(ge=0, le=5000)] | None = None
+    analgesia_documented: Finding = "not_documented"
+    activity_improvement_documented: Finding = "not_documented"
+    adverse_effects_assessed: Finding = "not_documented"
+    aberrant_behavior_assessed: Finding = "not_documented"
+    urine_drug_screen_recent: Finding = "not_documented"
+    cures_checked: Finding = "not_documented"
+
+
 class FunctionalStatus(_Strict):
     """Functional deficits and treatment goals documented by the treating physician."""
 
@@ -203,6 +217,14 @@ class Clinical(_Strict):
     work_status: WorkStatus | None = None
     pain_score: Annotated[float, Field(ge=0, le=10)] | None = None
     surgery_planned: Finding = "not_documented"
+    muscle_spasm: Finding = "not_documented"
+    neuropathic_pain: Finding = "not_documented"
+    gi_risk_factors: Finding = Field(default="not_documented",
+                                     description="Ulcer/bleed history, anticoagulant, high-dose or multiple NSAIDs, age over 65.")
+    dyspepsia: Finding = "not_documented"
+    opioid_monitoring: OpioidMonitoring = Field(default_factory=OpioidMonitoring)
+    unmapped_facts: list[str] = Field(default_factory=list,
+                                      description="Documented facts the schema cannot yet express, in short own words.")
 
 
 Decision = Literal["Upheld", "Overturned"]

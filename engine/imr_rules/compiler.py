@@ -225,6 +225,42 @@ def _compile_topic(writer: _RuleWriter, topic: Topic) -> None:
     _compile_group(writer, topic, None, topic.criteria)
 
 
+def facts_needed(topics: list[Topic]) -> set[str]:
+    """Facts the topics read directly: applicability, topic derivations, criteria."""
+    needed: set[str] = set()
+    for topic in topics:
+        for condition in topic.when:
+            needed.update(condition.facts_read)
+        for derivation in topic.derive:
+            needed.update(_derivation_inputs(derivation))
+        for leaf in (c for criterion in topic.criteria for c in criterion.leaves()):
+            assert leaf.test is not None
+            needed.update(leaf.test.facts_read)
+    return needed
+
+
+def _derivation_inputs(derivation: Derivation) -> set[str]:
+    inputs = {f for condition in derivation.when for f in condition.facts_read}
+    return inputs | {f for _, expression in derivation.conclusions for f in expression.facts_read}
+
+
+def derivations_needed(derivations: list[Derivation], needed: set[str]) -> list[Derivation]:
+    """The shared derivations that conclude a needed fact, directly or through other derivations."""
+    wanted = set(needed)
+    chosen: list[Derivation] = []
+    changed = True
+    while changed:
+        changed = False
+        for derivation in derivations:
+            if derivation in chosen:
+                continue
+            if any(name in wanted for name, _ in derivation.conclusions):
+                chosen.append(derivation)
+                wanted |= _derivation_inputs(derivation)
+                changed = True
+    return [d for d in derivations if d in chosen]
+
+
 def compile_rule_base(rule_base: RuleBase) -> CompiledRuleBase:
     """Compile every topic into the ruleset of each service it applies to, with all shared derivations."""
     services = sorted({service for topic in rule_base.topics for service in topic.services})
@@ -233,9 +269,9 @@ def compile_rule_base(rule_base: RuleBase) -> CompiledRuleBase:
     for service in services:
         writer = _RuleWriter()
         writer.definition["sentinel"] = {"all": [{"m": {"t": "sentinel"}}]}
-        for derivation in rule_base.derivations:
-            _compile_derivation(writer, derivation, None)
         topics = [t for t in rule_base.topics if service in t.services]
+        for derivation in derivations_needed(rule_base.derivations, facts_needed(topics)):
+            _compile_derivation(writer, derivation, None)
         for topic in topics:
             _compile_topic(writer, topic)
         rulesets[service] = CompiledRuleset(f"imr_{service}", writer.definition, writer.actions, topics,

@@ -55,7 +55,8 @@ def load_examples(rule_base: RuleBase) -> tuple[list[Example], list[Diagnostic]]
             if outcome not in covered:
                 problems.append(Diagnostic(topic.where.file, topic.where.line, "examples",
                                            f"rule {topic.id} has no example case for {wording}",
-                                           f"add a case with a matching 'expect' to {display_path(topic.examples_dir)}/"))
+                                           "add a case with a matching 'expect' to "
+                                           f"{display_path(topic.examples_dir)}/"))
     return examples, problems
 
 

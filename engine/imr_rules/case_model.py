@@ -219,8 +219,9 @@ class Clinical(_Strict):
     surgery_planned: Finding = "not_documented"
     muscle_spasm: Finding = "not_documented"
     neuropathic_pain: Finding = "not_documented"
-    gi_risk_factors: Finding = Field(default="not_documented",
-                                     description="Ulcer/bleed history, anticoagulant, high-dose or multiple NSAIDs, age over 65.")
+    gi_risk_factors: Finding = Field(
+        default="not_documented",
+        description="Ulcer/bleed history, anticoagulant, high-dose or multiple NSAIDs, age over 65.")
     dyspepsia: Finding = "not_documented"
     opioid_monitoring: OpioidMonitoring = Field(default_factory=OpioidMonitoring)
     unmapped_facts: list[str] = Field(default_factory=list,

@@ -57,15 +57,16 @@ def check_case_logic(case: Case, document: SourceDocument, today: dt.date) -> li
     for index, item in enumerate(case.requested_items):
         if item.id in seen:
             report(("requested_items", index, "id"), f"item id '{item.id}' is used twice",
-                   f"item {seen[item.id]} already has it; ids must be unique")
+                   f"requested_items[{seen[item.id]}] already has it; ids must be unique")
         seen.setdefault(item.id, index)
-    for block, entries in (("recorded", case.recorded.items if case.recorded else []),
-                           ("expect", case.expect or [])):
-        for index, entry in enumerate(entries):
-            if entry.item not in seen:
-                path = (block, "items", index, "item") if block == "recorded" else (block, index, "item")
-                report(path, f"refers to item '{entry.item}', which is not requested",
-                       f"requested item ids: {', '.join(seen)}")
+    references: list[tuple[tuple[str | int, ...], str]] = [
+        (("recorded", "items", i, "item"), entry.item) for i, entry in
+        enumerate(case.recorded.items if case.recorded else [])]
+    references += [(("expect", i, "item"), entry.item) for i, entry in enumerate(case.expect or [])]
+    for path, item_id in references:
+        if item_id not in seen:
+            report(path, f"refers to item '{item_id}', which is not requested",
+                   f"requested item ids: {', '.join(seen)}")
     return found
 
 
@@ -75,11 +76,14 @@ def _dated_fields(case: Case) -> list[tuple[tuple[str | int, ...], dt.date]]:
         (("request_date",), case.request_date),
     ]
     clinical = case.clinical
-    for name, entries in (("surgeries", clinical.surgeries), ("imaging", clinical.imaging),
-                          ("electrodiagnostics", clinical.electrodiagnostics)):
-        for index, entry in enumerate(entries or []):
-            if entry.date is not None:
-                dated.append((("clinical", name, index, "date"), entry.date))
+    for index, surgery in enumerate(clinical.surgeries or []):
+        dated.append((("clinical", "surgeries", index, "date"), surgery.date))
+    for index, image in enumerate(clinical.imaging or []):
+        if image.date is not None:
+            dated.append((("clinical", "imaging", index, "date"), image.date))
+    for index, study in enumerate(clinical.electrodiagnostics or []):
+        if study.date is not None:
+            dated.append((("clinical", "electrodiagnostics", index, "date"), study.date))
     for index, med in enumerate(clinical.medications or []):
         if med.start_date is not None:
             dated.append((("clinical", "medications", index, "start_date"), med.start_date))

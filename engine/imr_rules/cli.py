@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,14 +29,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Evaluate IMR requests against MTUS criteria encoded as YAML rules (decision support).")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """Output formats of ``evaluate``."""
 
     text = "text"
     json = "json"
 
 
-RulesOption = Annotated[Optional[Path], typer.Option("--rules", help="Rules folder (default: the shipped rules).")]
+RulesOption = Annotated[Path | None, typer.Option("--rules", help="Rules folder (default: the shipped rules).")]
 
 
 def _print_diagnostics(diagnostics: list[Diagnostic]) -> None:
@@ -77,8 +77,8 @@ def evaluate(
 
 @app.command()
 def validate(
-    rules_dir: Annotated[Optional[Path], typer.Argument(help="Rules folder (default: the shipped rules).")] = None,
-    cases: Annotated[Optional[list[Path]], typer.Argument(help="Case files to validate too.",
+    rules_dir: Annotated[Path | None, typer.Argument(help="Rules folder (default: the shipped rules).")] = None,
+    cases: Annotated[list[Path] | None, typer.Argument(help="Case files to validate too.",
                                                           show_default=False)] = None,
     examples: Annotated[bool, typer.Option(help="Also evaluate each rule's example cases.")] = True,
 ) -> None:
@@ -131,6 +131,6 @@ def main() -> None:
         app()
     except SystemExit:
         raise
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+    except Exception as exc:
         typer.echo(f"imr-rules: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)

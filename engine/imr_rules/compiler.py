@@ -164,7 +164,7 @@ def _compile_derivation(writer: _RuleWriter, derivation: Derivation, topic: Topi
     for index, condition in enumerate(derivation.when):
         patterns.extend(_condition_patterns(condition, condition.op, f"w{index}"))
     bound = set(_bindings(patterns).values())
-    for name, expression in derivation.conclusions:
+    for _name, expression in derivation.conclusions:
         for index, fact in enumerate(expression.facts_read):
             if fact not in bound:
                 patterns.append((f"x{len(patterns)}{index}", fact_pattern(fact)))

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .case_model import RequestedItem
-from .results import Citation, CriterionResult, ItemResult
+from .results import Citation, CriterionResult, ItemResult, Outcome
 from .rule_model import Criterion, RuleBase, Topic
 
 if TYPE_CHECKING:
@@ -96,7 +96,10 @@ def _asks_for(fact: str, rule_base: RuleBase, session: ItemSession, seen: set[st
 
 
 def missing_documentation(topic: Topic, rule_base: RuleBase, session: ItemSession) -> list[str]:
-    """Documentation to request from the treating physician: what the not-documented criteria lacked."""
+    """Documentation to request from the treating physician: what the not-documented criteria lacked.
+
+    Only asked for an item that is not Overturned: an Overturned item lacks nothing its decision needs.
+    """
     asks: list[str] = []
     seen: set[str] = set()
     for criterion in topic.criteria:
@@ -127,7 +130,7 @@ def build_item_result(rule_base: RuleBase, session: ItemSession) -> ItemResult:
     """The item's result from its session: decision, citation, rationale, criteria, missing documentation."""
     topic = choose_topic(session)
     outcome = session.outcomes.get(topic.id, "not_documented")
-    decision = "Overturned" if outcome == "met" else "Upheld"
+    decision: Outcome = "Overturned" if outcome == "met" else "Upheld"
     sentences = [s for c in topic.criteria if session.states.get(c.key, ("",))[0] == outcome
                  for s in _sentences(c, session, outcome, topic)]
     template = {"met": topic.rationale.overturned, "not_met": topic.rationale.upheld,
@@ -141,7 +144,7 @@ def build_item_result(rule_base: RuleBase, session: ItemSession) -> ItemResult:
         item_id=session.item.id, description=session.item.description, service=session.item.service.value,
         body_region=session.item.body_region.value, decision=decision, basis=outcome, rule=topic.id,
         citation=citation_of(topic), rationale=rationale, criteria=_criteria_results(topic, session),
-        missing_documentation=missing_documentation(topic, rule_base, session),
+        missing_documentation=[] if decision == "Overturned" else missing_documentation(topic, rule_base, session),
         assumptions=list(session.assumptions), notes=notes, trace=list(session.trace))
 
 

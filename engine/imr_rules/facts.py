@@ -6,6 +6,7 @@ that the two agree, so a rule can never read a fact no case provides.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ def _finding(value: Finding) -> str | None:
     return None if value == "not_documented" else value
 
 
-def _months_between(earlier: Any, later: Any) -> float:
+def _months_between(earlier: dt.date, later: dt.date) -> float:
     return round((later - earlier).days / DAYS_PER_MONTH, 1)
 
 
@@ -49,16 +50,15 @@ def _matching_prior(case: Case, item: RequestedItem, postsurgical_only: bool) ->
     return [p for p in entries
             if p.type == item.service
             and (p.body_region is None or p.body_region == item.body_region)
-            and (not postsurgical_only or p.phase is not None and p.phase.value == "postsurgical")]
+            and (not postsurgical_only or (p.phase is not None and p.phase.value == "postsurgical"))]
 
 
 def _sum_visits(entries: list[PriorTreatment] | None, attribute: str) -> int | None:
     if entries is None:
         return None
-    values = [getattr(entry, attribute) for entry in entries]
-    if any(v is None for v in values):
-        return None
-    return sum(values)
+    values: list[int | None] = [getattr(entry, attribute) for entry in entries]
+    counts = [v for v in values if v is not None]
+    return sum(counts) if len(counts) == len(values) else None
 
 
 def _combined_response(entries: list[PriorTreatment] | None) -> str | None:

@@ -108,6 +108,13 @@ def translate(error: ValidationError, document: SourceDocument, root: type[BaseM
                 hint = f"did you mean '{guess}'?"
             elif choices:
                 hint = "one of: " + ", ".join(choices)
+        elif kind == "model_type" and item.get("input") is None:
+            parent = _model_at(root, (*loc, "_"))
+            message = "has no value"
+            hint = "expected fields: " + ", ".join(parent.model_fields) if parent else ""
+        elif kind == "too_short":
+            message = "is empty; at least one entry is needed"
+            hint = "a case needs at least one requested item" if loc[-1:] == ("requested_items",) else ""
         elif kind.startswith(("int_", "float_", "date_", "string_", "bool_", "list_", "model_", "dict_")):
             hint = "check the type of this value"
         diagnostics.append(Diagnostic(document.name, document.line_of(full), field, message, hint))

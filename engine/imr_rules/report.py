@@ -12,7 +12,7 @@ STATE_MARK = {"met": "met", "not_met": "NOT MET", "not_documented": "NOT DOCUMEN
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
-    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent)
+    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
 
 
 def _reads(reads: list[FactRead]) -> str:
@@ -22,7 +22,7 @@ def _reads(reads: list[FactRead]) -> str:
 def _item_text(index: int, item: ItemResult, show_trace: bool) -> list[str]:
     lines = [f"{index}. {item.description}: {item.decision}", ""]
     if item.citation is not None:
-        lines.append(_wrap(f"Guideline: Decision based on {item.citation.text}."))
+        lines.append(f"  Guideline: Decision based on {item.citation.text}.")
         lines.append(_wrap(f"Rule: {item.rule}; basis: criteria {str(item.basis).replace('_', ' ')}."))
         lines.append("")
     lines.append(_wrap(f"Decision rationale: {item.rationale}"))
@@ -45,7 +45,7 @@ def _item_text(index: int, item: ItemResult, show_trace: bool) -> list[str]:
         for step in item.trace:
             reads = f" <- {_reads(step.reads)}" if step.reads else ""
             lines.append(f"    {step.step:>2}. [{step.kind}] {step.rule}: {step.concluded}{reads}")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def render_text(result: CaseResult, show_trace: bool = True) -> str:

@@ -26,7 +26,7 @@ class GuidelineSpec(_Strict):
 
     id: Id
     title: str
-    label: str = Field(description="How a determination names it, e.g. 'MTUS Chronic Pain Medical Treatment Guidelines'.")
+    label: str = Field(description="How a determination names it, e.g. 'MTUS Postsurgical Treatment Guidelines'.")
     edition: str
     source: Literal["MTUS", "ODG", "other"]
     regulation: str | None = None

@@ -16,8 +16,8 @@ from .diagnostics import Diagnostic
 from .facts import PROJECTIONS
 from .rule_loader import LoadedRules
 from .rule_model import (
-    CriterionSpec,
     Criterion,
+    CriterionSpec,
     Derivation,
     DerivationFile,
     DerivationSpec,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Service(str, Enum):
+class Service(StrEnum):
     """What was requested, as a reviewer would file it."""
 
     physical_therapy = "physical_therapy"
@@ -47,7 +47,7 @@ class Service(str, Enum):
     other = "other"
 
 
-class BodyRegion(str, Enum):
+class BodyRegion(StrEnum):
     """Where the request or finding applies."""
 
     cervical = "cervical"
@@ -64,7 +64,7 @@ class BodyRegion(str, Enum):
     systemic = "systemic"
 
 
-class Procedure(str, Enum):
+class Procedure(StrEnum):
     """Surgical procedures named in the Postsurgical Treatment Guidelines table (and a catch-all)."""
 
     cervical_fusion = "cervical_fusion"
@@ -83,7 +83,7 @@ class Procedure(str, Enum):
     other = "other"
 
 
-class DiagnosisCategory(str, Enum):
+class DiagnosisCategory(StrEnum):
     """Diagnosis groups the guidelines key visit allowances and criteria to."""
 
     myalgia_myositis = "myalgia_myositis"
@@ -98,14 +98,14 @@ class DiagnosisCategory(str, Enum):
     other = "other"
 
 
-class TreatmentPhase(str, Enum):
+class TreatmentPhase(StrEnum):
     """Whether a course of therapy was given after surgery or for non-surgical care."""
 
     postsurgical = "postsurgical"
     nonsurgical = "nonsurgical"
 
 
-class WorkStatus(str, Enum):
+class WorkStatus(StrEnum):
     """Work status as reported on the progress report."""
 
     full_duty = "full_duty"
@@ -115,7 +115,7 @@ class WorkStatus(str, Enum):
     retired = "retired"
 
 
-class RedFlag(str, Enum):
+class RedFlag(StrEnum):
     """Red flags for serious pathology, as listed in the ACOEM body-part chapters."""
 
     significant_trauma = "significant_trauma"

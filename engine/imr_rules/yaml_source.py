@@ -41,7 +41,7 @@ class SourceDocument:
         return self.lines.get((), None)
 
 
-def _fail(path: Path, line: int | None, message: str, hint: str = "", field: str = "") -> InputError:
+def _fail(path: Path, line: int | None, message: str, hint: str = "", field: str = "(file)") -> InputError:
     return InputError([Diagnostic(display_path(path), line, field, message, hint)])
 
 
@@ -52,15 +52,15 @@ def _read_text(path: Path) -> str:
         raise _fail(path, None, "is a directory, not a YAML file")
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise _fail(path, None, f"file is {size:,} bytes; the limit is {MAX_BYTES:,}",
+        raise _fail(path, 1, f"file is {size:,} bytes; the limit is {MAX_BYTES:,}",
                     "a case or rule file is a few kilobytes; is this the right file?")
     raw = path.read_bytes()
     if b"\x00" in raw:
-        raise _fail(path, None, "file is binary, not YAML text", "give a .yaml text file")
+        raise _fail(path, 1, "file is binary, not YAML text", "give a .yaml text file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _fail(path, None, f"file is not UTF-8 text (byte {exc.start})", "save the file as UTF-8") from exc
+        raise _fail(path, 1, f"file is not UTF-8 text (byte {exc.start})", "save the file as UTF-8") from exc
     if not text.strip():
         raise _fail(path, 1, "file is empty", "a case needs at least claim, request_date and requested_items")
     return text

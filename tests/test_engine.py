@@ -1,0 +1,152 @@
+"""Engine behaviour: real forward chaining, edition by request date, isolation between cases,
+three-valued logic, and errors that are raised instead of swallowed."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from imr_rules.case_model import Case
+from imr_rules.case_reader import read_case
+from imr_rules.compiler import compile_rule_base
+from imr_rules.durable_adapter import DurableEngine
+from imr_rules.evaluator import Evaluator, combine
+from imr_rules.pipeline import evaluator, load_rule_base
+
+from .conftest import RULES, SEEDS, load
+
+CHRONIC = RULES / "physical_medicine" / "chronic_pm_2009.examples" / "upheld.yaml"
+
+
+def evaluate(data: dict[str, Any]):  # type: ignore[no-untyped-def]
+    return evaluator(RULES).evaluate(Case.model_validate(data))
+
+
+def test_trace_shows_a_derived_fact_produced_by_one_rule_and_consumed_by_another() -> None:
+    item = evaluator(RULES).evaluate(read_case(SEEDS / "seed-000-cervical-fusion.yaml")).items[0]
+    steps = {step.rule: step for step in item.trace if step.kind in ("derive", "applies")}
+    # level 1: the procedure gives the period; level 2: the period gives within/after; level 3: the phase
+    period = steps["PS-CERVICAL-FUSION"]
+    after = steps["PS-AFTER-PERIOD"]
+    phase = steps["PHASE-POSTSURGICAL-UNUSED"]
+    applies = steps["PSTG09-PM"]
+    assert "postsurgical.period_months = 6" in period.concluded
+    assert any(r.name == "postsurgical.period_months" and r.source == "rule PS-CERVICAL-FUSION" for r in after.reads)
+    assert any(r.name == "postsurgical.within_period" and r.source == "rule PS-AFTER-PERIOD" for r in phase.reads)
+    assert any(r.name == "therapy.phase" and r.source == "rule PHASE-POSTSURGICAL-UNUSED" for r in applies.reads)
+    assert period.step < after.step < phase.step < applies.step
+    kinds = [step.kind for step in item.trace]
+    assert kinds.index("derive") < kinds.index("applies") < kinds.index("criterion") < kinds.index("decision")
+    assert kinds[-1] == "decision"
+
+
+@pytest.mark.parametrize(("request_date", "guideline", "cited"), [
+    ("2014-05-01", "cpmtg_2009", "Page(s): 98-99"),
+    ("2016-07-27", "cpmtg_2009", "Page(s): 98-99"),
+    ("2016-07-28", "cpmtg_2016", "Section: Physical medicine treatment"),
+    ("2017-11-30", "cpmtg_2016", "Section: Physical medicine treatment"),
+])
+def test_the_request_date_selects_the_edition(request_date: str, guideline: str, cited: str) -> None:
+    data = load(CHRONIC)
+    data["request_date"] = request_date
+    item = evaluate(data).items[0]
+    assert item.citation is not None
+    assert item.citation.guideline_id == guideline
+    assert cited in item.citation.text
+    assert item.decision == "Upheld"
+
+
+def test_a_request_in_a_period_without_rules_says_so() -> None:
+    data = load(CHRONIC)
+    data["request_date"] = "2018-03-01"
+    item = evaluate(data).items[0]
+    assert item.decision == "Not addressed"
+    assert item.citation is None
+    assert "No encoded rule for this request is in force on 2018-03-01" in item.rationale
+
+
+def test_a_service_without_rules_is_not_addressed() -> None:
+    data = load(CHRONIC)
+    data["requested_items"][0].update(service="acupuncture", description="Acupuncture x6")
+    item = evaluate(data).items[0]
+    assert item.decision == "Not addressed"
+    assert "No rule in the rule base addresses acupuncture" in item.rationale
+
+
+def test_missing_surgical_history_is_reported_as_an_assumption_not_treated_as_absent() -> None:
+    data = load(CHRONIC)
+    del data["clinical"]["surgeries"]
+    item = evaluate(data).items[0]
+    assert item.rule == "CPMTG09-PM"
+    assert any("surgical history of the lumbar region is not documented" in a for a in item.assumptions)
+
+
+def test_not_documented_is_distinct_from_absent() -> None:
+    data = load(RULES / "imaging" / "cervical_xray_acoem_2004.examples" / "upheld.yaml")
+    absent = evaluate(data).items[0]
+    undocumented = copy.deepcopy(data)
+    del undocumented["clinical"]["red_flags"]
+    unknown = evaluate(undocumented).items[0]
+    assert (absent.decision, absent.basis) == ("Upheld", "not_met")
+    assert (unknown.decision, unknown.basis) == ("Upheld", "not_documented")
+    assert absent.missing_documentation == []
+    assert len(unknown.missing_documentation) == 8
+
+
+def test_results_do_not_leak_between_cases() -> None:
+    overturned = read_case(RULES / "imaging" / "cervical_mri_acoem_2004.examples" / "overturned.yaml")
+    upheld = read_case(RULES / "imaging" / "cervical_mri_acoem_2004.examples" / "upheld.yaml")
+    engine = evaluator(RULES)
+    alone = engine.evaluate(upheld).items[0]
+    for _ in range(50):
+        engine.evaluate(overturned)
+        again = engine.evaluate(upheld).items[0]
+        assert (again.decision, again.basis, len(again.trace)) == (alone.decision, alone.basis, len(alone.trace))
+
+
+def test_a_fresh_evaluator_gives_identical_results() -> None:
+    case = read_case(SEEDS / "seed-000-cervical-fusion.yaml")
+    first = evaluator(RULES).evaluate(case).to_json()
+    rule_base, _ = load_rule_base(RULES)
+    second = Evaluator(compile_rule_base(rule_base)).evaluate(case).to_json()
+    assert first == second
+
+
+def test_an_exception_in_an_action_is_raised_not_swallowed() -> None:
+    engine = DurableEngine()
+    definition = {"sentinel": {"all": [{"m": {"t": "sentinel"}}]},
+                  "boom": {"all": [{"m": {"$and": [{"t": "f"}, {"n": "x"}]}}]}}
+    engine.register("adapter_test_boom", definition)
+
+    def on_action(rule: str, message: dict[str, Any], assert_fact: Any) -> None:
+        raise ValueError("broken action")
+
+    with pytest.raises(ValueError, match="broken action"):
+        engine.run("adapter_test_boom", [{"id": "f0", "t": "f", "n": "x"}], on_action)
+    fired: list[str] = []
+    engine.run("adapter_test_boom", [{"id": "f0", "t": "f", "n": "x"}],
+               lambda rule, message, assert_fact: fired.append(rule))
+    assert fired == ["boom"]
+
+
+@pytest.mark.parametrize(("mode", "states", "expected"), [
+    ("all", ["met", "met"], "met"),
+    ("all", ["met", "not_documented"], "not_documented"),
+    ("all", ["not_documented", "not_met"], "not_met"),
+    ("any", ["not_met", "met"], "met"),
+    ("any", ["not_met", "not_documented"], "not_documented"),
+    ("any", ["not_met", "not_met"], "not_met"),
+])
+def test_three_valued_combination(mode: str, states: list[str], expected: str) -> None:
+    assert combine(mode, states) == expected  # type: ignore[arg-type]
+
+
+def test_compiled_rulesets_never_negate() -> None:
+    rule_base, _ = load_rule_base(RULES)
+    compiled = compile_rule_base(rule_base)
+    for ruleset in compiled.rulesets.values():
+        assert "$not" not in str(ruleset.definition)
+        assert all(not name.endswith("$not") for rule in ruleset.definition.values()
+                   for pattern in rule["all"] for name in pattern)

@@ -150,3 +150,11 @@ def test_compiled_rulesets_never_negate() -> None:
         assert "$not" not in str(ruleset.definition)
         assert all(not name.endswith("$not") for rule in ruleset.definition.values()
                    for pattern in rule["all"] for name in pattern)
+
+
+def test_exported_case_schema_is_current() -> None:
+    import json
+
+    from .conftest import ROOT
+    exported = json.loads((ROOT / "docs" / "case.schema.json").read_text())
+    assert exported == Case.model_json_schema(), "run: imr-rules schema > docs/case.schema.json"

@@ -82,6 +82,7 @@ class RequestedItem(_Strict):
     quantity: Annotated[int, Field(ge=1)] | None = Field(default=None, description="Units (tablets, patches).")
     drug: str | None = Field(default=None, description="Drug name and strength, for medication requests.")
     ingredients: list[str] = Field(default_factory=list, description="Ingredients of a compounded product.")
+    ancillary_to: str | None = Field(default=None, description="Id of the requested procedure this item accompanies.")
     codes: list[str] = Field(default_factory=list, description="CPT/HCPCS/NDC codes, optional.")
 
     @property
@@ -223,6 +224,9 @@ class Clinical(_Strict):
         default="not_documented",
         description="Ulcer/bleed history, anticoagulant, high-dose or multiple NSAIDs, age over 65.")
     dyspepsia: Finding = "not_documented"
+    homebound: Finding = "not_documented"
+    surgery_authorized: Finding = Field(default="not_documented",
+                                       description="The procedure this request accompanies is certified.")
     opioid_monitoring: OpioidMonitoring = Field(default_factory=OpioidMonitoring)
     unmapped_facts: list[str] = Field(default_factory=list,
                                       description="Documented facts the schema cannot yet express, in short own words.")

@@ -63,6 +63,8 @@ def check_case_logic(case: Case, document: SourceDocument, today: dt.date) -> li
         (("recorded", "items", i, "item"), entry.item) for i, entry in
         enumerate(case.recorded.items if case.recorded else [])]
     references += [(("expect", i, "item"), entry.item) for i, entry in enumerate(case.expect or [])]
+    references += [(("requested_items", i, "ancillary_to"), item.ancillary_to)
+                   for i, item in enumerate(case.requested_items) if item.ancillary_to is not None]
     for path, item_id in references:
         if item_id not in seen:
             report(path, f"refers to item '{item_id}', which is not requested",

@@ -79,16 +79,21 @@ class Evaluator:
 
     def evaluate(self, case: Case) -> CaseResult:
         """Decide every requested item of ``case``."""
-        items = [self.evaluate_item(case, item) for item in case.requested_items]
+        decisions: dict[str, str] = {}
+        results: dict[str, ItemResult] = {}
+        for item in _procedures_first(case.requested_items):
+            results[item.id] = self.evaluate_item(case, item, decisions)
+            decisions[item.id] = results[item.id].decision
+        items = [results[item.id] for item in case.requested_items]
         return CaseResult(case.case_id, case.request_date.isoformat(), self.rule_base_version, __version__, items)
 
-    def evaluate_item(self, case: Case, item: RequestedItem) -> ItemResult:
-        """Decide one requested item."""
+    def evaluate_item(self, case: Case, item: RequestedItem, decisions: dict[str, str] | None = None) -> ItemResult:
+        """Decide one requested item; ``decisions`` holds the items decided before it in this case."""
         ruleset = self.compiled.rulesets.get(item.service.value)
         if ruleset is None:
             return not_addressed_result(item, self.compiled.rule_base, case.request_date, ItemSession(item))
         session = ItemSession(item)
-        facts = self._base_facts(case, item, ruleset, session)
+        facts = self._base_facts(case, item, ruleset, session, decisions or {})
         runner = _ActionRunner(self.compiled, ruleset, session)
         self.engine.run(ruleset.name, facts, runner.on_action, runner.close_unresolved)
         if not session.active:
@@ -96,9 +101,9 @@ class Evaluator:
         return build_item_result(self.compiled.rule_base, session)
 
     def _base_facts(self, case: Case, item: RequestedItem, ruleset: CompiledRuleset,
-                    session: ItemSession) -> list[Message]:
+                    session: ItemSession, decisions: dict[str, str]) -> list[Message]:
         messages = []
-        for fact in project_item(case, item, ruleset.base_facts):
+        for fact in project_item(case, item, ruleset.base_facts, decisions):
             session.facts[fact.name] = FactRead(fact.name, fact.value if fact.documented else None,
                                                 fact.documented, fact.source)
             message: Message = {"id": self.compiled.fact_ids[fact.name], "t": "f", "n": fact.name,
@@ -107,6 +112,12 @@ class Evaluator:
                 message["v"] = fact.value
             messages.append(message)
         return messages
+
+
+def _procedures_first(items: list[RequestedItem]) -> list[RequestedItem]:
+    """Items in an order where a procedure is decided before the items that accompany it."""
+    ancillary = [item for item in items if item.ancillary_to is not None]
+    return [item for item in items if item.ancillary_to is None] + ancillary
 
 
 class _ActionRunner:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .case_model import Case, Finding, PriorTreatment, RequestedItem
+from .case_model import Case, Finding, Medication, PriorTreatment, RequestedItem
 
 DAYS_PER_MONTH = 30.4375
 
@@ -101,6 +101,77 @@ def _prior_imaging(case: Case, item: RequestedItem) -> tuple[Any, str]:
     return ("present" if same else "absent"), "clinical.imaging"
 
 
+def _same_class(case: Case, item: RequestedItem) -> list[Medication] | None:
+    meds = case.clinical.medications
+    if meds is None:
+        return None
+    return [m for m in meds if m.drug_class == item.service]
+
+
+def _class_in_use(classes: tuple[str, ...]) -> Projection:
+    def project(case: Case, item: RequestedItem) -> tuple[Any, str]:
+        meds = case.clinical.medications
+        if meds is None:
+            return None, "clinical.medications"
+        found = any(m.drug_class is not None and m.drug_class.value in classes for m in meds)
+        return ("present" if found else "absent"), "clinical.medications"
+    return project
+
+
+def _same_class_in_use(case: Case, item: RequestedItem) -> tuple[Any, str]:
+    same = _same_class(case, item)
+    return (None if same is None else ("present" if same else "absent")), "clinical.medications"
+
+
+def _same_class_weeks(case: Case, item: RequestedItem) -> tuple[Any, str]:
+    same = _same_class(case, item)
+    if same is None:
+        return None, "clinical.medications"
+    if not same:
+        return 0, "clinical.medications"
+    starts = [m.start_date for m in same if m.start_date is not None]
+    if not starts:
+        return None, "clinical.medications"
+    return (case.request_date - min(starts)).days // 7, "clinical.medications"
+
+
+def _same_class_response(case: Case, item: RequestedItem) -> tuple[Any, str]:
+    same = _same_class(case, item) or []
+    states = {m.response for m in same}
+    value = "present" if "present" in states else ("absent" if states == {"absent"} else None)
+    return value, "clinical.medications"
+
+
+def _region_study(block: str) -> Projection:
+    def project(case: Case, item: RequestedItem) -> tuple[Any, str]:
+        studies = getattr(case.clinical, block)
+        if studies is None:
+            return None, f"clinical.{block}"
+        same = [s for s in studies if s.body_region == item.body_region]
+        if any(s.abnormal == "present" for s in same):
+            return "present", f"clinical.{block}"
+        if all(s.abnormal == "absent" for s in same):  # also true when no study of the region
+            return "absent", f"clinical.{block}"
+        return None, f"clinical.{block}"
+    return project
+
+
+def _prior_edx(case: Case, item: RequestedItem) -> tuple[Any, str]:
+    studies = case.clinical.electrodiagnostics
+    if studies is None:
+        return None, "clinical.electrodiagnostics"
+    same = any(s.body_region == item.body_region for s in studies)
+    return ("present" if same else "absent"), "clinical.electrodiagnostics"
+
+
+def _surgery_authorized(case: Case, item: RequestedItem, decisions: dict[str, str]) -> tuple[Any, str]:
+    if item.ancillary_to is not None and item.ancillary_to in decisions:
+        decided = decisions[item.ancillary_to]
+        value = {"Overturned": "present", "Upheld": "absent"}.get(decided)
+        return value, f"requested_items[{item.ancillary_to}] decision"
+    return _finding(case.clinical.surgery_authorized), "clinical.surgery_authorized"
+
+
 def _categories(case: Case, item: RequestedItem) -> tuple[Any, str]:
     cats = sorted({d.category.value for d in case.diagnoses if d.category is not None})
     return (cats or None), "diagnoses"
@@ -151,7 +222,33 @@ def _projections() -> dict[str, Projection]:
         "work.status": lambda case, item: (
             case.clinical.work_status.value if case.clinical.work_status else None, f"{c}.work_status"),
         "pain.score": lambda case, item: (case.clinical.pain_score, f"{c}.pain_score"),
+        "item.quantity": lambda case, item: (item.quantity, "requested_items.quantity"),
+        "item.ingredients": lambda case, item: (
+            [i.strip().lower() for i in item.ingredients] or None, "requested_items.ingredients"),
+        "item.ancillary": lambda case, item: (
+            "present" if item.ancillary_to else "absent", "requested_items.ancillary_to"),
+        "medication.same_class_in_use": _same_class_in_use,
+        "medication.same_class_weeks": _same_class_weeks,
+        "medication.same_class_response": _same_class_response,
+        "medication.nsaid_in_use": _class_in_use(("nsaid",)),
+        "medication.opioid_in_use": _class_in_use(("opioid",)),
+        "medication.first_line_neuropathic_tried": _class_in_use(("antidepressant", "anticonvulsant")),
+        "exam.muscle_spasm": lambda case, item: (_finding(case.clinical.muscle_spasm), f"{c}.muscle_spasm"),
+        "pain.neuropathic": lambda case, item: (_finding(case.clinical.neuropathic_pain), f"{c}.neuropathic_pain"),
+        "gi.risk_factors": lambda case, item: (_finding(case.clinical.gi_risk_factors), f"{c}.gi_risk_factors"),
+        "gi.dyspepsia": lambda case, item: (_finding(case.clinical.dyspepsia), f"{c}.dyspepsia"),
+        "home.homebound": lambda case, item: (_finding(case.clinical.homebound), f"{c}.homebound"),
+        "opioid.med_mg_per_day": lambda case, item: (
+            case.clinical.opioid_monitoring.morphine_equivalent_mg_per_day,
+            f"{c}.opioid_monitoring.morphine_equivalent_mg_per_day"),
+        "imaging.region_abnormal": _region_study("imaging"),
+        "electrodiagnostic.region_abnormal": _region_study("electrodiagnostics"),
+        "electrodiagnostic.prior_same_region": _prior_edx,
     }
+    for name in ("analgesia_documented", "activity_improvement_documented", "adverse_effects_assessed",
+                 "aberrant_behavior_assessed", "urine_drug_screen_recent", "cures_checked"):
+        short = "activity_documented" if name == "activity_improvement_documented" else name
+        table[f"opioid.{short}"] = _attribute_finding("opioid_monitoring", name)
     for name in ("focal_deficit", "sensory_loss", "motor_weakness", "reflex_change", "radicular_symptoms",
                  "nerve_tension_sign"):
         table[f"neuro.{name}"] = _attribute_finding("neurologic", name)
@@ -169,14 +266,23 @@ def _attribute_finding(block: str, name: str) -> Projection:
 
 
 PROJECTIONS: dict[str, Projection] = _projections()
-"""Every base fact the engine can compute, by name."""
+"""Every base fact the engine can compute from the case alone, by name."""
+
+DECISION_PROJECTIONS = {"surgery.authorized": _surgery_authorized}
+"""Base facts that also read the decisions already made on other items of the case."""
+
+FACT_NAMES = (*PROJECTIONS, *DECISION_PROJECTIONS)
 
 
-def project_item(case: Case, item: RequestedItem, names: Iterable[str] | None = None) -> list[FactValue]:
-    """The base facts for ``item``; only ``names`` when given (the facts the rule base reads)."""
-    wanted = list(PROJECTIONS) if names is None else list(names)
+def project_item(case: Case, item: RequestedItem, names: Iterable[str] | None = None,
+                 decisions: dict[str, str] | None = None) -> list[FactValue]:
+    """The base facts for ``item``; only ``names`` when given; ``decisions`` of items decided earlier."""
+    wanted = list(FACT_NAMES) if names is None else list(names)
     facts = []
     for name in wanted:
-        value, source = PROJECTIONS[name](case, item)
+        if name in DECISION_PROJECTIONS:
+            value, source = DECISION_PROJECTIONS[name](case, item, decisions or {})
+        else:
+            value, source = PROJECTIONS[name](case, item)
         facts.append(FactValue(name=name, value=value, source=source))
     return facts

@@ -95,7 +95,12 @@ def translate(error: ValidationError, document: SourceDocument, root: type[BaseM
             known = list(parent.model_fields) if parent else []
             guess = _nearest(str(loc[-1]), known)
             message = f"unknown field '{loc[-1]}'"
-            hint = f"did you mean '{guess}'?" if guess else f"known fields here: {', '.join(known)}"
+            if guess:
+                hint = f"did you mean '{guess}'?"
+            elif " " in str(loc[-1]) or not known:
+                hint = "inside { } a comma ends the value: put text with commas in quotes"
+            else:
+                hint = f"known fields here: {', '.join(known)}"
         elif kind == "missing":
             message = "required field is missing"
             hint = f"add '{loc[-1]}:'"

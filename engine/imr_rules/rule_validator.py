@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from .conditions import Condition, ConditionSyntaxError, Expression, FactRef, parse_condition, parse_expression
 from .diagnostics import Diagnostic
-from .facts import PROJECTIONS
+from .facts import FACT_NAMES
 from .rule_loader import LoadedRules
 from .rule_model import (
     Criterion,
@@ -124,13 +124,13 @@ def _base_facts(ctx: _Context) -> None:
         return
     catalogue, document = ctx.loaded.catalogue
     for name, spec in catalogue.facts.items():
-        if name not in PROJECTIONS:
+        if name not in FACT_NAMES:
             ctx.error(document, ("facts", name), f"fact '{name}' is not computed from the case",
                       "every catalogue fact needs a projection in imr_rules/facts.py")
             continue
         values = tuple(spec.values) if spec.values else BASE_VALUES.get(name)
         ctx.facts[name] = FactSpec(name, spec.kind, spec.description, spec.ask, values, "case")
-    for name in PROJECTIONS:
+    for name in FACT_NAMES:
         if name not in catalogue.facts:
             ctx.error(document, ("facts",), f"fact '{name}' is computed but not in the catalogue",
                       "describe it in rules/facts.yaml")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from enum import StrEnum
@@ -17,7 +18,8 @@ from .case_reader import read_case
 from .diagnostics import Diagnostic, InputError
 from .durable_adapter import EngineError
 from .pipeline import default_rules_dir, evaluator, load_rule_base
-from .report import render_json, render_text
+from .regression import ItemOutcome, case_files, coverage, evaluate_files
+from .report import render_coverage, render_json, render_text
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -111,6 +113,29 @@ def validate(
         raise typer.Exit(EXIT_BAD_CASE)
     typer.echo(f"ok: {len(rule_base.topics)} topic rules, {len(rule_base.derivations)} shared derivations, "
                f"{len(cases or [])} case(s) valid; rule base {rule_base.version}")
+
+
+@app.command("coverage")
+def coverage_command(
+    paths: Annotated[list[Path], typer.Argument(help="Case files or folders (e.g. cases/historical).",
+                                                show_default=False)],
+    rules: RulesOption = None,
+) -> None:
+    """Share of items the rule base addresses, per service category, and agreement with recorded decisions."""
+    try:
+        engine = evaluator(rules)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    rows: list[ItemOutcome] = []
+    bad: list[Diagnostic] = []
+    for file_result in evaluate_files(case_files(paths), engine):
+        rows.extend(file_result.outcomes)
+        bad.extend(file_result.problems)
+    table = coverage(rows)
+    typer.echo(render_coverage(table, dt.date.today(), engine.rule_base_version), nl=False)
+    if bad:
+        _print_diagnostics(bad)
+        raise typer.Exit(EXIT_BAD_CASE)
 
 
 @app.command()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import textwrap
 
 from .explain import format_value
+from .regression import CoverageRow
 from .results import CaseResult, FactRead, ItemResult
 
 STATE_MARK = {"met": "met", "not_met": "NOT MET", "not_documented": "NOT DOCUMENTED"}
@@ -57,6 +59,28 @@ def render_text(result: CaseResult, show_trace: bool = True) -> str:
         lines += _item_text(index, item, show_trace)
     lines.append("Decision support only: a physician reviewer makes the determination.")
     return "\n".join(lines) + "\n"
+
+
+def render_coverage(rows: list[CoverageRow], measured: dt.date, rule_base_version: str) -> str:
+    """The coverage table: items, addressed share and decision agreement per service category."""
+    lines = [f"Coverage measured {measured.isoformat()} with rule base {rule_base_version}", "",
+             f"{'category':<32}{'items':>6}{'addressed':>11}{'share':>8}{'agree':>8}"]
+    total = CoverageRow("TOTAL")
+    for row in rows:
+        lines.append(_coverage_line(row))
+        total.items += row.items
+        total.addressed += row.addressed
+        total.agree += row.agree
+        total.recorded += row.recorded
+    lines += ["-" * 65, _coverage_line(total), "",
+              "share: items decided by some rule (not 'Not addressed'); "
+              "agree: addressed items whose decision equals the recorded one"]
+    return "\n".join(lines) + "\n"
+
+
+def _coverage_line(row: CoverageRow) -> str:
+    agree = f"{row.agree}/{row.recorded}" if row.recorded else "-"
+    return f"{row.category:<32}{row.items:>6}{row.addressed:>11}{row.share:>8.0%}{agree:>8}"
 
 
 def render_json(result: CaseResult) -> str:

@@ -1,0 +1,33 @@
+"""The coverage command over the seed and historical cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from imr_rules.pipeline import evaluator
+from imr_rules.regression import case_files, coverage, evaluate_files
+
+from .conftest import RULES, SEEDS, run_cli
+
+HISTORICAL = SEEDS.parent / "historical"
+
+
+def test_coverage_counts_every_item_of_the_corpus() -> None:
+    rows = [o for r in evaluate_files(case_files([HISTORICAL]), evaluator(RULES)) for o in r.outcomes]
+    assert len(rows) == 239
+    table = coverage(rows)
+    assert sum(r.items for r in table) == 239
+    assert all(0 <= r.addressed <= r.items and r.agree <= r.recorded <= r.addressed for r in table)
+
+
+def test_coverage_command_on_the_seeds() -> None:
+    result = run_cli("coverage", SEEDS)
+    assert result.returncode == 0, result.stderr
+    assert "TOTAL                                3          3    100%     3/3" in result.stdout
+
+
+def test_coverage_reports_invalid_case_files(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("case_id: X\n")
+    result = run_cli("coverage", SEEDS, tmp_path)
+    assert result.returncode == 3
+    assert "bad.yaml:1: error: claim: required field is missing" in result.stderr

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .conditions import Condition, ConditionSyntaxError, Expression, FactRef, parse_condition, parse_expression
 from .diagnostics import Diagnostic
 from .facts import FACT_NAMES
+from .lint import lint
 from .rule_loader import LoadedRules
 from .rule_model import (
     Criterion,
@@ -89,6 +90,9 @@ def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnosti
     files = [doc.path for _, doc in loaded.rule_files]
     base = RuleBase(root=loaded.root, version=_version(loaded), guidelines=guidelines, facts=ctx.facts,
                     derivations=derivations, topics=topics, files=files)
+    ctx.diagnostics.extend(lint(base))
+    if any(d.severity == "error" for d in ctx.diagnostics):
+        return None, ctx.diagnostics
     return base, ctx.diagnostics
 
 

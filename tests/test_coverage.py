@@ -31,3 +31,19 @@ def test_coverage_reports_invalid_case_files(tmp_path: Path) -> None:
     result = run_cli("coverage", SEEDS, tmp_path)
     assert result.returncode == 3
     assert "bad.yaml:1: error: claim: required field is missing" in result.stderr
+
+
+def test_rules_list_shows_every_topic_with_its_edition_citation_and_examples() -> None:
+    result = run_cli("rules", "list")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["rule", "topic", "guideline", "in", "force", "citation", "services", "examples"]
+    row = next(line for line in lines if line.startswith("CPMTG09-PM "))
+    assert "cpmtg_2009 (MTUS)" in row and "2009-07-18 to 2016-07-27" in row and "pp. 98-99" in row
+    assert row.rstrip().endswith("3")
+
+
+def test_rule_catalogue_doc_is_current() -> None:
+    result = run_cli("rules", "list", "--markdown")
+    doc = (RULES.parent / "docs" / "rules.md").read_text()
+    assert result.stdout in doc, "regenerate: imr-rules rules list --markdown (into docs/rules.md)"

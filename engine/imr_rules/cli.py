@@ -19,7 +19,7 @@ from .diagnostics import Diagnostic, InputError
 from .durable_adapter import EngineError
 from .pipeline import default_rules_dir, evaluator, load_rule_base
 from .regression import ItemOutcome, case_files, coverage, evaluate_files
-from .report import render_coverage, render_json, render_text
+from .report import render_catalogue, render_coverage, render_json, render_text
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -136,6 +136,23 @@ def coverage_command(
     if bad:
         _print_diagnostics(bad)
         raise typer.Exit(EXIT_BAD_CASE)
+
+
+rules_app = typer.Typer(no_args_is_help=True, help="Inspect the rule base.")
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list")
+def rules_list(
+    rules: RulesOption = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table (docs/rules.md).")] = False,
+) -> None:
+    """The rule catalogue: topic, edition, citation, effective period and example count of every topic rule."""
+    try:
+        rule_base, _ = load_rule_base(rules)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    typer.echo(render_catalogue(rule_base, markdown), nl=False)
 
 
 @app.command()

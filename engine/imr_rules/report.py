@@ -6,9 +6,11 @@ import datetime as dt
 import json
 import textwrap
 
+from .authoring import example_paths
 from .explain import format_value
 from .regression import CoverageRow
 from .results import CaseResult, FactRead, ItemResult
+from .rule_model import RuleBase
 
 STATE_MARK = {"met": "met", "not_met": "NOT MET", "not_documented": "NOT DOCUMENTED"}
 
@@ -81,6 +83,25 @@ def render_coverage(rows: list[CoverageRow], measured: dt.date, rule_base_versio
 def _coverage_line(row: CoverageRow) -> str:
     agree = f"{row.agree}/{row.recorded}" if row.recorded else "-"
     return f"{row.category:<32}{row.items:>6}{row.addressed:>11}{row.share:>8.0%}{agree:>8}"
+
+
+def render_catalogue(rule_base: RuleBase, markdown: bool) -> str:
+    """The rule catalogue as an aligned text table or a Markdown table."""
+    header = ("rule", "topic", "guideline", "in force", "citation", "services", "examples")
+    rows = []
+    for topic in sorted(rule_base.topics, key=lambda t: (t.topic, t.guideline.effective_from, t.id)):
+        guideline = topic.guideline
+        period = f"{guideline.effective_from} to {guideline.effective_to or 'open'}"
+        cited = f"pp. {topic.citation.pages}" if topic.citation.pages else (topic.citation.section or "")
+        rows.append((topic.id, topic.topic, f"{guideline.id} ({guideline.source})", period, cited,
+                     ", ".join(topic.services), str(len(example_paths(topic)))))
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+    return "\n".join(lines) + f"\n\n{len(rows)} topic rules, rule base {rule_base.version}\n"
 
 
 def render_json(result: CaseResult) -> str:

@@ -137,6 +137,8 @@ def build_item_result(rule_base: RuleBase, session: ItemSession) -> ItemResult:
                 "not_documented": topic.rationale.not_documented}[outcome]
     rationale = render_template(template, session, topic, " ".join(sentences))
     notes = list(session.notes)
+    if topic.guideline.note:
+        notes.append(topic.guideline.note)
     for other in session.active:
         if other is not topic:
             notes.append(f"rule {other.id} also applies; {topic.id} decides (precedence {topic.precedence})")

@@ -33,6 +33,7 @@ class GuidelineSpec(_Strict):
     effective_from: dt.date
     effective_to: dt.date | None = None
     cite_by: Literal["pages", "section"]
+    note: str | None = Field(default=None, description="Added to the notes of every item decided under it.")
 
 
 class GuidelineRegistryFile(_Strict):
@@ -152,6 +153,7 @@ class Guideline:
     effective_from: dt.date
     effective_to: dt.date | None
     cite_by: str
+    note: str | None = None
 
     def in_force(self, on: dt.date) -> bool:
         """Whether this edition governs a request made on ``on``."""

@@ -119,7 +119,7 @@ def _guidelines(ctx: _Context) -> dict[str, Guideline]:
         if spec.effective_to is not None and spec.effective_to < spec.effective_from:
             ctx.error(document, ("guidelines", index, "effective_to"), "effective_to is before effective_from")
         result[spec.id] = Guideline(spec.id, spec.title, spec.label, spec.edition, spec.source, spec.regulation,
-                                    spec.effective_from, spec.effective_to, spec.cite_by)
+                                    spec.effective_from, spec.effective_to, spec.cite_by, spec.note)
     return result
 
 

@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from . import __version__
+from . import __version__, regress_report
 from .authoring import check_example, load_examples
 from .case_model import Case
 from .case_reader import read_case
 from .diagnostics import Diagnostic, InputError
 from .durable_adapter import EngineError
+from .model_errors import translate
 from .pipeline import default_rules_dir, evaluator, load_rule_base
-from .regression import ItemOutcome, case_files, coverage, evaluate_files
+from .regression import (
+    ItemOutcome,
+    baseline_of,
+    case_files,
+    compare_baseline,
+    compute_metrics,
+    coverage,
+    evaluate_files,
+    run_files,
+)
 from .report import render_catalogue, render_coverage, render_json, render_text
+from .yaml_source import load_yaml
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -29,6 +43,21 @@ EXIT_BAD_RULES = 4
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Evaluate IMR requests against MTUS criteria encoded as YAML rules (decision support).")
+
+
+class AcceptedFlip(BaseModel):
+    """An intended change since the baseline."""
+
+    model_config = ConfigDict(extra="forbid")
+    item: str
+    reason: str
+
+
+class AcceptedFlips(BaseModel):
+    """The file given to ``regress --accept``: ``accepted: [{item: CASE/ITEM, reason: ...}]``."""
+
+    model_config = ConfigDict(extra="forbid")
+    accepted: list[AcceptedFlip]
 
 
 class OutputFormat(StrEnum):
@@ -136,6 +165,85 @@ def coverage_command(
     if bad:
         _print_diagnostics(bad)
         raise typer.Exit(EXIT_BAD_CASE)
+
+
+EXIT_UNEXPECTED_FLIPS = 5
+
+
+def _progress_printer(enabled: bool | None) -> Callable[[int, int], None] | None:
+    show = enabled if enabled is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
+    if not show:
+        return None
+
+    def show_progress(done: int, total: int) -> None:
+        filled = int(30 * done / total) if total else 30
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} cases")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return show_progress
+
+
+def _read_accepted(path: Path | None) -> dict[str, str]:
+    if path is None:
+        return {}
+    document = load_yaml(path)
+    try:
+        accepted = AcceptedFlips.model_validate(document.data)
+    except ValidationError as exc:
+        raise InputError(translate(exc, document, AcceptedFlips)) from None
+    return {entry.item: entry.reason for entry in accepted.accepted}
+
+
+@app.command()
+def regress(
+    paths: Annotated[list[Path], typer.Argument(help="Case files or folders with recorded outcomes.",
+                                                show_default=False)],
+    rules: RulesOption = None,
+    baseline: Annotated[Path | None, typer.Option(help="Compare with this baseline (JSON).")] = None,
+    write_baseline: Annotated[Path | None, typer.Option(help="Write this run as a baseline (JSON).")] = None,
+    accept: Annotated[Path | None, typer.Option(help="YAML list of intended flips: item, reason.")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here.")] = None,
+    html_file: Annotated[Path | None, typer.Option("--html", help="Write an HTML report here.")] = None,
+    jobs: Annotated[int, typer.Option(min=1, max=64, help="Processes to spread cases over.")] = 1,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress",
+                                                     help="Progress bar (default: on a terminal, not in CI).")] = None,
+) -> None:
+    """Evaluate cases with recorded determinations; report agreement, citations, disagreements and flips."""
+    root = rules or default_rules_dir()
+    try:
+        rule_base, _ = load_rule_base(root)
+        accepted = _read_accepted(accept)
+        previous = json.loads(baseline.read_text()) if baseline else None
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES if accept is None else EXIT_BAD_CASE, "not run") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        typer.echo(f"{baseline}: error: cannot read the baseline: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_CASE) from None
+    files = case_files(paths)
+    results = run_files(files, root, jobs, _progress_printer(progress))
+    rows = [row for result in results for row in result.outcomes]
+    problems = [d for result in results for d in result.problems]
+    metrics = compute_metrics(rows)
+    flips = None
+    if previous is not None:
+        flips, _ = compare_baseline(rows, previous, accepted)
+    today = dt.date.today()
+    cases = sum(1 for result in results if result.outcomes)
+    typer.echo(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases), nl=False)
+    if write_baseline:
+        write_baseline.write_text(json.dumps(baseline_of(rows, rule_base.version), indent=1, sort_keys=True) + "\n")
+    if junit:
+        junit.write_text(regress_report.render_junit(rows))
+    if html_file:
+        html_file.write_text(regress_report.render_html(metrics, rows, flips, today, rule_base.version))
+    if problems:
+        _print_diagnostics(problems)
+        raise typer.Exit(EXIT_BAD_CASE)
+    unexpected = [flip for flip in flips or [] if flip.accepted_reason is None]
+    if unexpected:
+        typer.echo(f"{len(unexpected)} unexpected change(s) since the baseline", err=True)
+        raise typer.Exit(EXIT_UNEXPECTED_FLIPS)
 
 
 rules_app = typer.Typer(no_args_is_help=True, help="Inspect the rule base.")

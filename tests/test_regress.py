@@ -1,0 +1,112 @@
+"""`imr-rules regress`: metrics on the historical corpus, baselines and flips, JUnit, HTML, jobs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from xml.etree import ElementTree
+
+import yaml
+
+from imr_rules.compiler import compile_rule_base
+from imr_rules.evaluator import Evaluator
+from imr_rules.pipeline import load_rule_base
+from imr_rules.regression import BinaryCounts, case_files, evaluate_files
+
+from .conftest import RULES, SEEDS, run_cli
+
+HISTORICAL = SEEDS.parent / "historical"
+CHRONIC_2016 = Path("physical_medicine") / "chronic_pm_2016.yaml"
+
+
+def _decisions(rules: Path) -> dict[str, str]:
+    rule_base, _ = load_rule_base(rules)
+    engine = Evaluator(compile_rule_base(rule_base))
+    return {o.key: o.decision for r in evaluate_files(case_files([HISTORICAL]), engine) for o in r.outcomes}
+
+
+def test_regress_prints_the_metrics() -> None:
+    result = run_cli("regress", HISTORICAL, SEEDS)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Regression: 242 recorded items in 115 cases")
+    for needle in ("Confusion matrix", "Coverage (items a rule decided)", "Overturned recall:", "precision:",
+                   "balanced accuracy:", "MCC:", "Guideline agreement, same document:", "Per category:",
+                   "Disagreements ("):
+        assert needle in out
+    assert "\r" not in result.stderr  # no progress bar outside a terminal
+
+
+def test_results_are_identical_whatever_the_job_count() -> None:
+    one = run_cli("regress", HISTORICAL, "--jobs", "1")
+    two = run_cli("regress", HISTORICAL, "--jobs", "2")
+    assert one.returncode == two.returncode == 0
+    assert one.stdout == two.stdout
+
+
+def test_baseline_reports_exactly_the_items_a_threshold_change_flips(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    assert run_cli("regress", HISTORICAL, "--write-baseline", baseline).returncode == 0
+    changed = tmp_path / "rules"
+    shutil.copytree(RULES, changed)
+    rule_file = changed / CHRONIC_2016
+    text = rule_file.read_text()
+    assert "conclude: {pm.visit_allowance: 10}" in text
+    rule_file.write_text(text.replace("conclude: {pm.visit_allowance: 10}", "conclude: {pm.visit_allowance: 20}"))
+    before, after = _decisions(RULES), _decisions(changed)
+    expected = {key for key in before if before[key] != after[key]}
+    assert expected, "the threshold change should flip some dev items"
+
+    result = run_cli("regress", HISTORICAL, "--rules", changed, "--baseline", baseline)
+    assert result.returncode == 5
+    section = result.stdout.split("Changes since the baseline")[1]
+    reported = set(re.findall(r"^  (CM\d\d-\d+/\d+) ", section, flags=re.M))
+    assert reported == expected
+    assert all("[rule CPMTG16-PM]" in line for line in section.splitlines()[1:] if line.strip())
+    assert f"{len(expected)} unexpected change(s) since the baseline" in result.stderr
+
+    accept = tmp_path / "accept.yaml"
+    accept.write_text(yaml.safe_dump({"accepted": [{"item": k, "reason": "allowance raised on purpose"}
+                                                    for k in sorted(expected)]}))
+    accepted = run_cli("regress", HISTORICAL, "--rules", changed, "--baseline", baseline, "--accept", accept)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "accepted: allowance raised on purpose" in accepted.stdout
+
+
+def test_junit_and_html_reports(tmp_path: Path) -> None:
+    junit, page = tmp_path / "r.xml", tmp_path / "r.html"
+    assert run_cli("regress", HISTORICAL, "--junit", junit, "--html", page).returncode == 0
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "239"
+    failures = int(suite.get("failures", "0"))
+    assert failures == len(suite.findall("testcase/failure"))
+    assert int(suite.get("skipped", "0")) == len(suite.findall("testcase/skipped"))
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "<svg" in text and "Confusion matrix" in text
+    assert "http" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")  # self-contained
+
+
+def test_binary_metrics() -> None:
+    counts = BinaryCounts(tp=6, fn=4, fp=2, tn=88)
+    assert counts.recall == 0.6 and counts.precision == 0.75
+    assert abs((counts.balanced_accuracy or 0) - (0.6 + 88 / 90) / 2) < 1e-12
+    assert abs((counts.mcc or 0) - (6 * 88 - 2 * 4) / ((8 * 10 * 90 * 92) ** 0.5)) < 1e-12
+
+
+def test_a_baseline_file_that_is_not_json(tmp_path: Path) -> None:
+    bad = tmp_path / "b.json"
+    bad.write_text("{not json")
+    result = run_cli("regress", SEEDS, "--baseline", bad)
+    assert result.returncode == 3
+    assert "cannot read the baseline" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_baseline_json_shape(tmp_path: Path) -> None:
+    baseline = tmp_path / "b.json"
+    run_cli("regress", SEEDS, "--write-baseline", baseline)
+    data = json.loads(baseline.read_text())
+    assert data["baseline_version"] == 1
+    assert data["items"]["SEED-000/1"] == {"decision": "Upheld", "basis": "not_met", "rule": "PSTG09-PM",
+                                           "guideline": "postsurgical_2009"}

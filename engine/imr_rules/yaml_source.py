@@ -92,9 +92,15 @@ def _scalar(node: yaml.Node, path: Path) -> str:
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: same nodes, 10x faster
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _scalar_value(node: yaml.Node, path: Path) -> Any:
+    if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+        return node.value  # plain text needs no constructor
     try:
         return _CONSTRUCTOR.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as exc:
@@ -121,7 +127,7 @@ def load_yaml(path: Path) -> SourceDocument:
     """
     text = _read_text(path)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_FAST_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

@@ -1,0 +1,165 @@
+"""Benchmark imr-rules (a script, not a timed test).
+
+Measures, as the median of several runs:
+  * regress: cases per second through the whole pipeline (read YAML, validate, evaluate, explain) over a
+    synthetic corpus of generated case files, with 1 and 2 processes;
+  * evaluate: cases per second of evaluation alone on already-validated cases;
+  * matching: durable_rules matching alone (assert the projected facts, run the rule actions that chain
+    derived facts, delete the session) on the same items: the engine's floor;
+  * cold start: wall time of `imr-rules evaluate` on one case, in a fresh process.
+
+Usage: python scripts/benchmark.py [--cases 10000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from imr_rules.case_model import Case
+from imr_rules.evaluator import ItemSession, _ActionRunner
+from imr_rules.pipeline import evaluator
+from imr_rules.regression import case_files, run_files
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = [("physical_therapy", ["lumbar", "cervical", "knee", "shoulder"]),
+            ("occupational_therapy", ["wrist_hand", "elbow"]),
+            ("imaging_mri", ["cervical", "lumbar", "knee", "shoulder"]),
+            ("imaging_xray", ["cervical", "lumbar"]), ("chiropractic", ["lumbar", "cervical"]),
+            ("acupuncture", ["lumbar", "cervical"]), ("nsaid", ["systemic"]), ("opioid", ["systemic"]),
+            ("muscle_relaxant", ["systemic"]), ("tens", ["lumbar"]), ("dme", ["lumbar", "knee"])]
+FINDING = ["present", "absent", None]
+
+
+def _finding(rng: random.Random) -> str | None:
+    return rng.choice(FINDING)
+
+
+def synthetic_case(index: int, rng: random.Random) -> dict[str, Any]:
+    """One generated case: 1-3 requested items with random, internally consistent facts."""
+    year = rng.choice([2013, 2015, 2016, 2017])
+    injury = f"{year - 1}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    request = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    items = []
+    for number in range(rng.randint(1, 3)):
+        service, regions = rng.choice(SERVICES)
+        item: dict[str, Any] = {"id": str(number + 1), "description": f"{service} request",
+                                "service": service, "body_region": rng.choice(regions)}
+        if service in ("physical_therapy", "occupational_therapy", "chiropractic", "acupuncture"):
+            item.update(frequency_per_week=rng.randint(1, 3), duration_weeks=rng.randint(2, 6))
+        items.append(item)
+    clinical: dict[str, Any] = {
+        "surgeries": [] if rng.random() < 0.7 else [
+            {"procedure": rng.choice(["lumbar_fusion", "knee_meniscectomy", "cervical_fusion"]),
+             "body_region": rng.choice(["lumbar", "knee", "cervical"]), "date": injury}],
+        "prior_treatment": [{"type": items[0]["service"], "visits_completed": rng.randint(0, 24),
+                             "functional_improvement": rng.choice(["present", "absent", "not_documented"])}],
+        "conservative_care": {"weeks": rng.randint(0, 20)},
+    }
+    for block, names in (("neurologic", ["focal_deficit", "radicular_symptoms"]),
+                         ("red_flags", ["significant_trauma", "suspected_tumor", "myelopathy"])):
+        values = {name: _finding(rng) for name in names}
+        clinical[block] = {k: v for k, v in values.items() if v}
+    return {"case_id": f"SYN-{index:05d}", "claim": {"injury_date": injury}, "request_date": request,
+            "diagnoses": [{"description": "synthetic", "category": rng.choice(["myalgia_myositis", "crps", "other"])}],
+            "requested_items": items, "clinical": clinical,
+            "recorded": {"items": [{"item": i["id"], "decision": "Upheld", "guideline": "cpmtg_2016"} for i in items]}}
+
+
+def _median_rate(runs: list[float], count: int) -> tuple[float, float]:
+    seconds = statistics.median(runs)
+    return count / seconds, seconds
+
+
+def bench_regress(files: list[Path], jobs: int, runs: int) -> tuple[float, float]:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run_files(files, None, jobs)
+        times.append(time.perf_counter() - start)
+    return _median_rate(times, len(files))
+
+
+def bench_evaluate(cases: list[Case], runs: int) -> tuple[float, float]:
+    engine = evaluator()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for case in cases:
+            engine.evaluate(case)
+        times.append(time.perf_counter() - start)
+    return _median_rate(times, len(cases))
+
+
+def bench_matching(cases: list[Case], runs: int) -> tuple[float, float]:
+    """Durable matching alone: pre-projected facts in, chaining actions only, no explanation."""
+    engine = evaluator()
+    prepared = []
+    for case in cases:
+        for item in case.requested_items:
+            ruleset = engine.compiled.rulesets.get(item.service.value)
+            if ruleset is not None:
+                session = ItemSession(item)
+                prepared.append((ruleset, item, engine._base_facts(case, item, ruleset, session, {})))
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for ruleset, item, facts in prepared:
+            runner = _ActionRunner(engine.compiled, ruleset, ItemSession(item))
+            engine.engine.run(ruleset.name, facts, runner.on_action, runner.close_unresolved)
+        times.append(time.perf_counter() - start)
+    return _median_rate(times, len(cases))
+
+
+def bench_cold_start(runs: int) -> float:
+    command = [str(Path(sys.executable).with_name("imr-rules")), "evaluate",
+               str(ROOT / "cases" / "seeds" / "seed-000-cervical-fusion.yaml")]
+    times = []
+    for _ in range(max(runs, 5)):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    rng = random.Random(20261122)
+    with tempfile.TemporaryDirectory() as folder:
+        data = [synthetic_case(i, rng) for i in range(args.cases)]
+        for index, case in enumerate(data):
+            (Path(folder) / f"syn-{index:05d}.yaml").write_text(yaml.safe_dump(case, sort_keys=False))
+        files = case_files([Path(folder)])
+        cases = [Case.model_validate(case) for case in data]
+        items = sum(len(c.requested_items) for c in cases)
+        print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}, "
+              f"{len(files)} synthetic cases, {items} items, median of {args.runs} runs")
+        one, one_s = bench_regress(files, 1, args.runs)
+        two, two_s = bench_regress(files, 2, args.runs)
+        evaluate_rate, _ = bench_evaluate(cases, args.runs)
+        matching_rate, _ = bench_matching(cases, args.runs)
+    per_item = items / len(files)
+    print(f"regress, 1 process : {one:8.0f} cases/s  ({one * per_item:8.0f} items/s, {one_s:.2f} s)")
+    print(f"regress, 2 processes: {two:8.0f} cases/s  ({two * per_item:8.0f} items/s, {two_s:.2f} s), "
+          f"speed-up {two / one:.2f}x")
+    print(f"evaluate only      : {evaluate_rate:8.0f} cases/s  ({evaluate_rate * per_item:8.0f} items/s)")
+    print(f"durable matching   : {matching_rate:8.0f} cases/s  ({matching_rate * per_item:8.0f} items/s); "
+          f"pipeline / matching time ratio {matching_rate / one:.2f}x")
+    print(f"cold start, imr-rules evaluate on one case: {bench_cold_start(args.runs):.3f} s (median)")
+
+
+if __name__ == "__main__":
+    main()

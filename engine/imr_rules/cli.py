@@ -14,25 +14,14 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from . import __version__, regress_report
-from .authoring import check_example, load_examples
+from . import __version__
 from .case_model import Case
 from .case_reader import read_case
 from .diagnostics import Diagnostic, InputError
 from .durable_adapter import EngineError
 from .model_errors import translate
 from .pipeline import default_rules_dir, evaluator, load_rule_base
-from .regression import (
-    ItemOutcome,
-    baseline_of,
-    case_files,
-    compare_baseline,
-    compute_metrics,
-    coverage,
-    evaluate_files,
-    run_files,
-)
-from .report import render_catalogue, render_coverage, render_json, render_text
+from .report import render_json, render_text
 from .yaml_source import load_yaml
 
 EXIT_OK = 0
@@ -114,6 +103,8 @@ def validate(
     examples: Annotated[bool, typer.Option(help="Also evaluate each rule's example cases.")] = True,
 ) -> None:
     """Check a rule base (and cases): formats, references, conditions, templates, examples."""
+    from .authoring import check_example, load_examples
+
     root = rules_dir or default_rules_dir()
     try:
         rule_base, diagnostics = load_rule_base(root)
@@ -151,6 +142,9 @@ def coverage_command(
     rules: RulesOption = None,
 ) -> None:
     """Share of items the rule base addresses, per service category, and agreement with recorded decisions."""
+    from .regress_report import render_coverage
+    from .regression import ItemOutcome, case_files, coverage, evaluate_files
+
     try:
         engine = evaluator(rules)
     except InputError as exc:
@@ -210,6 +204,9 @@ def regress(
                                                      help="Progress bar (default: on a terminal, not in CI).")] = None,
 ) -> None:
     """Evaluate cases with recorded determinations; report agreement, citations, disagreements and flips."""
+    from . import regress_report
+    from .regression import baseline_of, case_files, compare_baseline, compute_metrics, run_files
+
     root = rules or default_rules_dir()
     try:
         rule_base, _ = load_rule_base(root)
@@ -256,6 +253,8 @@ def rules_list(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table (docs/rules.md).")] = False,
 ) -> None:
     """The rule catalogue: topic, edition, citation, effective period and example count of every topic rule."""
+    from .catalogue import render_catalogue
+
     try:
         rule_base, _ = load_rule_base(rules)
     except InputError as exc:

@@ -6,7 +6,7 @@ import datetime as dt
 import html
 from xml.etree import ElementTree
 
-from .regression import Flip, ItemOutcome, Metrics
+from .regression import CoverageRow, Flip, ItemOutcome, Metrics
 
 DECISIONS = ("Upheld", "Overturned")
 PREDICTED = ("Upheld", "Overturned", "Not addressed")
@@ -138,6 +138,7 @@ def render_html(metrics: Metrics, rows: list[ItemOutcome], flips: list[Flip] | N
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; max-width: 70rem; }}
 table {{ border-collapse: collapse; margin: 1rem 0; }} th, td {{ border: 1px solid #ccc; padding: .3rem .6rem; }}
+td:first-child, td:nth-child(5) {{ white-space: nowrap; }}
 td.ok {{ background: #c8e6c9; }} td.bad {{ background: #ffcdd2; }} td.na {{ background: #eceff1; }}
 .matrix td {{ text-align: right; min-width: 6rem; font-size: 1.2rem; }}
 </style></head><body>
@@ -154,3 +155,25 @@ td.ok {{ background: #c8e6c9; }} td.bad {{ background: #ffcdd2; }} td.na {{ back
 {flips_html}
 </body></html>
 """
+
+
+def render_coverage(rows: list[CoverageRow], measured: dt.date, rule_base_version: str) -> str:
+    """The coverage table: items, addressed share and decision agreement per service category."""
+    lines = [f"Coverage measured {measured.isoformat()} with rule base {rule_base_version}", "",
+             f"{'category':<32}{'items':>6}{'addressed':>11}{'share':>8}{'agree':>8}"]
+    total = CoverageRow("TOTAL")
+    for row in rows:
+        lines.append(_coverage_line(row))
+        total.items += row.items
+        total.addressed += row.addressed
+        total.agree += row.agree
+        total.recorded += row.recorded
+    lines += ["-" * 65, _coverage_line(total), "",
+              "share: items decided by some rule (not 'Not addressed'); "
+              "agree: addressed items whose decision equals the recorded one"]
+    return "\n".join(lines) + "\n"
+
+
+def _coverage_line(row: CoverageRow) -> str:
+    agree = f"{row.agree}/{row.recorded}" if row.recorded else "-"
+    return f"{row.category:<32}{row.items:>6}{row.addressed:>11}{row.share:>8.0%}{agree:>8}"

@@ -158,3 +158,13 @@ def test_exported_case_schema_is_current() -> None:
     from .conftest import ROOT
     exported = json.loads((ROOT / "docs" / "case.schema.json").read_text())
     assert exported == Case.model_json_schema(), "run: imr-rules schema > docs/case.schema.json"
+
+
+def test_the_statutory_cap_applies_even_within_the_crps_allowance() -> None:
+    data = load(RULES / "physical_medicine" / "chronic_pm_2016.examples" / "overturned.yaml")
+    data["requested_items"][0].update(frequency_per_week=2, duration_weeks=7)  # 12 done + 14 = 26 visits
+    item = evaluate(data).items[0]
+    assert (item.decision, item.basis) == ("Upheld", "not_met")
+    states = {c.key.split("/")[1]: c.state for c in item.criteria}
+    assert states["within_allowance"] == "met" and states["statutory_cap"] == "not_met"
+    assert "exceeds the statutory cap of 24 visits" in item.rationale

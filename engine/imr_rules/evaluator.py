@@ -201,7 +201,8 @@ class _ActionRunner:
     def _decide(self, topic: Topic) -> None:
         if topic.id in self.session.outcomes:
             return
-        outcome = combine("all", [self.session.states[c.key][0] for c in topic.criteria])
+        outcome = combine("all", [self.session.states[c.key][0] for c in topic.criteria]) if topic.recommended \
+            else "not_met"
         self.session.outcomes[topic.id] = outcome
         self.session.step(topic.id, "decision", "criteria " + outcome.replace("_", " "), [])
 

@@ -7,6 +7,7 @@ that the two agree, so a rule can never read a fact no case provides.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -165,11 +166,25 @@ def _prior_edx(case: Case, item: RequestedItem) -> tuple[Any, str]:
 
 
 def _surgery_authorized(case: Case, item: RequestedItem, decisions: dict[str, str]) -> tuple[Any, str]:
-    if item.ancillary_to is not None and item.ancillary_to in decisions:
-        decided = decisions[item.ancillary_to]
-        value = {"Overturned": "present", "Upheld": "absent"}.get(decided)
-        return value, f"requested_items[{item.ancillary_to}] decision"
+    decided = decisions.get(item.ancillary_to or "")
+    if decided in ("Overturned", "Upheld"):
+        value = "present" if decided == "Overturned" else "absent"
+        return value, f"decision on requested item {item.ancillary_to}"
     return _finding(case.clinical.surgery_authorized), "clinical.surgery_authorized"
+
+
+def drug_name(text: str) -> str:
+    """A drug or ingredient as a rule names it: lower case, strengths and units dropped, words joined by '_'.
+
+    'Gabapentin 10%' -> 'gabapentin'; 'Methyl Salicylate 20%' -> 'methyl_salicylate'.
+    """
+    words = [w for w in re.split(r"[\s\-]+", text.lower().strip())
+             if w and not any(ch.isdigit() for ch in w) and w not in _UNITS]
+    return "_".join(re.sub(r"[^a-z_]", "", w) for w in words).strip("_")
+
+
+_UNITS = {"mg", "mcg", "g", "gm", "ml", "%", "er", "xr", "sr", "cr", "tab", "tabs", "tablet", "tablets", "cap",
+          "caps", "capsule", "capsules", "cream", "gel", "ointment", "patch", "patches", "#"}
 
 
 def _categories(case: Case, item: RequestedItem) -> tuple[Any, str]:
@@ -224,7 +239,10 @@ def _projections() -> dict[str, Projection]:
         "pain.score": lambda case, item: (case.clinical.pain_score, f"{c}.pain_score"),
         "item.quantity": lambda case, item: (item.quantity, "requested_items.quantity"),
         "item.ingredients": lambda case, item: (
-            [i.strip().lower() for i in item.ingredients] or None, "requested_items.ingredients"),
+            [drug_name(i) for i in item.ingredients if drug_name(i)] or None, "requested_items.ingredients"),
+        "item.drug_names": lambda case, item: (
+            [drug_name(part) for part in re.split(r"[/,+]| and ", item.drug or "") if drug_name(part)] or None,
+            "requested_items.drug"),
         "item.ancillary": lambda case, item: (
             "present" if item.ancillary_to else "absent", "requested_items.ancillary_to"),
         "medication.same_class_in_use": _same_class_in_use,

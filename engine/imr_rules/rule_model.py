@@ -124,7 +124,9 @@ class TopicFile(_Strict):
     sources: str | None = Field(default=None, description="Where each threshold comes from.")
     derived_facts: dict[str, FactSpecModel] = Field(default_factory=dict)
     derive: list[DerivationSpec] = Field(default_factory=list)
-    criteria: list[CriterionSpec] = Field(min_length=1)
+    recommended: bool = Field(default=True, description="False: the guideline does not recommend the service; "
+                                                        "the topic has no criteria and always comes out Upheld.")
+    criteria: list[CriterionSpec] = Field(default_factory=list)
     rationale: RationaleSpec
 
 
@@ -232,6 +234,7 @@ class Topic:
     body_regions: tuple[str, ...] | None
     when: list[Condition]
     precedence: int
+    recommended: bool
     criteria: list[Criterion]
     derive: list[Derivation]
     rationale: RationaleSpec

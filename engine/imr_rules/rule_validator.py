@@ -270,13 +270,19 @@ def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
                 for i, spec in enumerate(parsed.criteria)]
     for name in ("overturned", "upheld", "not_documented"):
         _check_template(ctx, getattr(parsed.rationale, name), document, ("rationale", name))
+    if parsed.recommended and not parsed.criteria:
+        ctx.error(document, ("criteria",), f"topic {parsed.id} has no criteria",
+                  "list the criteria, or set 'recommended: false' for a service the guideline does not recommend")
+    if not parsed.recommended and parsed.criteria:
+        ctx.error(document, ("criteria",), f"topic {parsed.id} is not recommended but lists criteria",
+                  "a not-recommended service has no criteria to meet; remove them or the recommended line")
     if len(ctx.diagnostics) > errors_before or guideline is None:
         return None
     regions = tuple(r.value for r in parsed.applies_to.body_regions) if parsed.applies_to.body_regions else None
     return Topic(
         id=parsed.id, title=parsed.title, topic=parsed.topic, guideline=guideline, citation=parsed.citation,
         services=tuple(s.value for s in parsed.applies_to.services), body_regions=regions,
-        when=[c for c in when if c is not None], precedence=parsed.precedence,
+        when=[c for c in when if c is not None], precedence=parsed.precedence, recommended=parsed.recommended,
         criteria=[c for c in criteria if c is not None], derive=derive, rationale=parsed.rationale,
         where=Located(document.name, document.line_of(("id",))), path=document.path)
 

@@ -181,3 +181,31 @@ def test_the_statutory_cap_applies_even_within_the_crps_allowance() -> None:
     states = {c.key.split("/")[1]: c.state for c in item.criteria}
     assert states["within_allowance"] == "met" and states["statutory_cap"] == "not_met"
     assert "exceeds the statutory cap of 24 visits" in item.rationale
+
+
+def test_two_conditions_on_one_fact_fire_together() -> None:
+    """durable_rules lets a fact match one pattern per rule; the compiler merges tests on the same fact."""
+    from imr_rules.compiler import _Patterns
+    from imr_rules.conditions import parse_condition
+
+    patterns = _Patterns()
+    patterns.condition(parse_condition("conservative_care.weeks >= 3"), ">=")
+    patterns.condition(parse_condition("conservative_care.weeks <= 12"), "<=")
+    assert len(patterns.items()) == 1
+    engine = DurableEngine()
+    definition = {"sentinel": {"all": [{"m": {"t": "sentinel"}}]},
+                  "both": {"all": [{name: {"$and": tests}} for name, tests in patterns.items()]}}
+    engine.register("adapter_test_merge", definition)
+    fired: list[str] = []
+    engine.run("adapter_test_merge", [{"id": "f0", "t": "f", "n": "conservative_care.weeks", "s": "d", "v": 6}],
+               lambda rule, message, assert_fact: fired.append(rule))
+    assert fired == ["both"]
+
+
+def test_an_either_or_criterion_already_met_asks_for_nothing_under_it() -> None:
+    data = load(RULES / "physical_medicine" / "chronic_pm_2009.examples" / "not_documented.yaml")
+    data["clinical"]["prior_treatment"] = []          # first course: the any_of is met by its first branch
+    data["requested_items"][0].update(frequency_per_week=3, duration_weeks=5)   # 15 > 10: Upheld, not met
+    item = evaluate(data).items[0]
+    assert item.decision == "Upheld"
+    assert not any("functional improvement" in ask for ask in item.missing_documentation)

@@ -125,67 +125,94 @@ class _RuleWriter:
         self.definition: dict[str, Any] = {}
         self.actions: dict[str, Action] = {}
 
-    def add(self, patterns: list[tuple[str, list[Pattern]]], action: Action) -> None:
+    def add(self, patterns: _Patterns, action: Action) -> None:
         name = f"r{len(self.definition)}"
-        self.definition[name] = {"all": [{pname: {"$and": tests}} for pname, tests in patterns]}
+        self.definition[name] = {"all": [{pname: {"$and": tests}} for pname, tests in patterns.items()]}
         self.actions[name] = action
 
 
-def _condition_patterns(condition: Condition, op: str, prefix: str) -> list[tuple[str, list[Pattern]]]:
-    """Patterns matching when ``condition`` (with operator ``op``) holds on documented facts."""
-    if op == "not_documented":
-        return [(f"{prefix}a", fact_pattern(condition.fact, documented=False))]
-    if op == "documented":
-        return [(f"{prefix}a", fact_pattern(condition.fact))]
-    patterns: list[tuple[str, list[Pattern]]] = []
-    join = None
-    if isinstance(condition.operand, FactRef):
-        join = f"{prefix}b"
-        patterns.append((join, fact_pattern(condition.operand.name)))
-    patterns.append((f"{prefix}a", fact_pattern(condition.fact) + value_tests(op, condition.operand, join)))
+class _Patterns:
+    """The patterns of one rule, with every test on the same fact merged into that fact's one pattern.
+
+    durable_rules lets a fact match at most one pattern of a rule: two conditions on one fact written as two
+    patterns would never fire together (reproduced: ``x >= 5`` and ``x <= 50`` as two patterns never fire).
+    """
+
+    def __init__(self) -> None:
+        self._patterns: dict[str, list[Pattern]] = {}
+        self._by_fact: dict[str, str] = {}
+
+    def items(self) -> list[tuple[str, list[Pattern]]]:
+        """The patterns in the order they were first needed."""
+        return list(self._patterns.items())
+
+    def other(self, name: str, tests: list[Pattern]) -> None:
+        """A pattern on something other than a case fact (topic, criterion)."""
+        self._patterns[name] = tests
+
+    def fact(self, fact: str, documented: bool | None = True) -> str:
+        """The pattern name of ``fact``, created on first use; adds the documentation status test."""
+        pname = self._by_fact.get(fact)
+        if pname is None:
+            pname = f"p{len(self._by_fact)}"
+            self._by_fact[fact] = pname
+            self._patterns[pname] = fact_pattern(fact, None)
+        if documented is not None:
+            status = {"s": "d" if documented else "nd"}
+            if status not in self._patterns[pname]:
+                self._patterns[pname].append(status)
+        return pname
+
+    def condition(self, condition: Condition, op: str) -> None:
+        """Add the tests under which ``condition`` holds with operator ``op``."""
+        if op == "not_documented":
+            self.fact(condition.fact, documented=False)
+            return
+        if op == "documented":
+            self.fact(condition.fact)
+            return
+        join = self.fact(condition.operand.name) if isinstance(condition.operand, FactRef) else None
+        pname = self.fact(condition.fact)
+        self._patterns[pname].extend(value_tests(op, condition.operand, join))
+
+    def test(self, fact: str, tests: list[Pattern]) -> None:
+        """Add value tests on a documented ``fact``."""
+        self._patterns[self.fact(fact)].extend(tests)
+
+    def bindings(self) -> dict[str, str]:
+        """Pattern name -> fact name, for the action to read the matched facts."""
+        return {pname: fact for fact, pname in self._by_fact.items()}
+
+
+def _topic_patterns(topic: Topic) -> _Patterns:
+    patterns = _Patterns()
+    patterns.other("tp", [{"t": "tp"}, {"n": topic.id}])
     return patterns
 
 
-def _bindings(patterns: list[tuple[str, list[Pattern]]]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for pname, tests in patterns:
-        for test in tests:
-            if "n" in test and isinstance(test["n"], str) and {"t": "f"} in tests:
-                found[pname] = test["n"]
-    return found
-
-
-def _topic_pattern(topic: Topic) -> tuple[str, list[Pattern]]:
-    return ("tp", [{"t": "tp"}, {"n": topic.id}])
-
-
 def _compile_derivation(writer: _RuleWriter, derivation: Derivation, topic: Topic | None) -> None:
-    patterns: list[tuple[str, list[Pattern]]] = [_topic_pattern(topic)] if topic else []
-    for index, condition in enumerate(derivation.when):
-        patterns.extend(_condition_patterns(condition, condition.op, f"w{index}"))
-    bound = set(_bindings(patterns).values())
-    for _name, expression in derivation.conclusions:
-        for index, fact in enumerate(expression.facts_read):
-            if fact not in bound:
-                patterns.append((f"x{len(patterns)}{index}", fact_pattern(fact)))
-                bound.add(fact)
-    writer.add(patterns, DeriveAction(derivation, _bindings(patterns)))
+    patterns = _topic_patterns(topic) if topic else _Patterns()
+    for condition in derivation.when:
+        patterns.condition(condition, condition.op)
+    for _, expression in derivation.conclusions:
+        for fact in expression.facts_read:
+            patterns.fact(fact)
+    writer.add(patterns, DeriveAction(derivation, patterns.bindings()))
 
 
 def _compile_activation(writer: _RuleWriter, topic: Topic) -> None:
     guideline = topic.guideline
+    patterns = _Patterns()
+    patterns.test("item.service", value_tests("in", topic.services, None))
     date_tests: list[Pattern] = [{"$gte": {"v": int(guideline.effective_from.strftime("%Y%m%d"))}}]
     if guideline.effective_to is not None:
         date_tests.append({"$lte": {"v": int(guideline.effective_to.strftime("%Y%m%d"))}})
-    patterns: list[tuple[str, list[Pattern]]] = [
-        ("sv", fact_pattern("item.service") + value_tests("in", topic.services, None)),
-        ("dt", fact_pattern("request.date") + date_tests),
-    ]
+    patterns.test("request.date", date_tests)
     if topic.body_regions:
-        patterns.append(("rg", fact_pattern("item.body_region") + value_tests("in", topic.body_regions, None)))
-    for index, condition in enumerate(topic.when):
-        patterns.extend(_condition_patterns(condition, condition.op, f"w{index}"))
-    writer.add(patterns, ActivateAction(topic, _bindings(patterns)))
+        patterns.test("item.body_region", value_tests("in", topic.body_regions, None))
+    for condition in topic.when:
+        patterns.condition(condition, condition.op)
+    writer.add(patterns, ActivateAction(topic, patterns.bindings()))
 
 
 def _compile_leaf(writer: _RuleWriter, topic: Topic, criterion: Criterion) -> None:
@@ -198,18 +225,21 @@ def _compile_leaf(writer: _RuleWriter, topic: Topic, criterion: Criterion) -> No
     elif op != "documented":
         outcomes.append(("not_met", condition.negated_op()))
     for state, test_op in outcomes:
-        patterns = [_topic_pattern(topic), *_condition_patterns(condition, test_op, "q")]
-        writer.add(patterns, CriterionAction(topic, criterion, state, _bindings(patterns)))
+        patterns = _topic_patterns(topic)
+        patterns.condition(condition, test_op)
+        writer.add(patterns, CriterionAction(topic, criterion, state, patterns.bindings()))
     if op != "not_documented":
-        for index, fact in enumerate(condition.facts_read):
-            patterns = [_topic_pattern(topic), (f"n{index}", fact_pattern(fact, documented=False))]
-            writer.add(patterns, CriterionAction(topic, criterion, "not_documented", _bindings(patterns)))
+        for fact in dict.fromkeys(condition.facts_read):
+            patterns = _topic_patterns(topic)
+            patterns.fact(fact, documented=False)
+            writer.add(patterns, CriterionAction(topic, criterion, "not_documented", patterns.bindings()))
 
 
 def _compile_group(writer: _RuleWriter, topic: Topic, parent: Criterion | None,
                    children: list[Criterion]) -> None:
-    patterns = [_topic_pattern(topic)] + [(f"k{i}", [{"t": "c"}, {"n": child.key}]) for i, child in
-                                          enumerate(children)]
+    patterns = _topic_patterns(topic)
+    for index, child in enumerate(children):
+        patterns.other(f"k{index}", [{"t": "c"}, {"n": child.key}])
     writer.add(patterns, CombineAction(topic, parent) if parent else DecideAction(topic))
 
 

@@ -95,6 +95,16 @@ def _asks_for(fact: str, rule_base: RuleBase, session: ItemSession, seen: set[st
     return asks or [spec.ask or spec.description]
 
 
+def _open_leaves(criteria: list[Criterion], session: ItemSession) -> list[Criterion]:
+    """Leaves under criteria that are not met; a met branch (one met alternative of an any_of) needs nothing."""
+    found: list[Criterion] = []
+    for criterion in criteria:
+        if session.states.get(criterion.key, ("not_documented",))[0] == "met":
+            continue
+        found.extend([criterion] if criterion.mode == "test" else _open_leaves(criterion.children, session))
+    return found
+
+
 def missing_documentation(topic: Topic, rule_base: RuleBase, session: ItemSession) -> list[str]:
     """Documentation to request from the treating physician: what the not-documented criteria lacked.
 
@@ -102,10 +112,8 @@ def missing_documentation(topic: Topic, rule_base: RuleBase, session: ItemSessio
     """
     asks: list[str] = []
     seen: set[str] = set()
-    for criterion in topic.criteria:
-        for leaf in criterion.leaves():
-            if session.states.get(leaf.key, ("not_documented",))[0] != "not_documented":
-                continue
+    for leaf in _open_leaves(topic.criteria, session):
+        if session.states.get(leaf.key, ("not_documented",))[0] == "not_documented":
             assert leaf.test is not None
             for fact in leaf.test.facts_read:
                 for ask in _asks_for(fact, rule_base, session, seen):

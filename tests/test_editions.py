@@ -63,4 +63,4 @@ def test_moving_a_case_into_the_other_edition_changes_the_citation(topic, path: 
     if cited.id in EDITION_2009:
         assert "Page(s):" in item.citation.text
     elif cited.id in EDITION_2016:
-        assert "Section:" in item.citation.text and "Page(s)" not in item.citation.text
+        assert "Section:" in item.citation.text  # a few 2016 sections also carry known pages

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,14 @@ def load(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text())
     assert isinstance(data, dict)
     return data
+
+
+@pytest.fixture
+def rules_copy(tmp_path: Path) -> Path:
+    """A private copy of the shipped rules folder, for tests that break it on purpose."""
+    target = tmp_path / "rules"
+    shutil.copytree(RULES, target)
+    return target
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ are separate from errors and both carry file:line."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,18 +10,11 @@ import pytest
 from imr_rules.conditions import parse_condition
 from imr_rules.lint import contradiction
 
-from .conftest import RULES, run_cli
+from .conftest import run_cli
 
 RED_FLAGS = Path("shared") / "red_flags.yaml"
 CHRONIC = Path("physical_medicine") / "chronic_pm_2009.yaml"
 XRAY = Path("imaging") / "cervical_xray_acoem_2004.yaml"
-
-
-@pytest.fixture
-def rules_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "rules"
-    shutil.copytree(RULES, target)
-    return target
 
 
 def append(rules: Path, relative: Path, text: str) -> int:

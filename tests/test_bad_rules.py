@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
-
-from .conftest import RULES, SEEDS, run_cli
+from .conftest import SEEDS, run_cli
 
 TOPIC = Path("imaging") / "cervical_xray_acoem_2004.yaml"
-
-
-@pytest.fixture
-def rules_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "rules"
-    shutil.copytree(RULES, target)
-    return target
 
 
 def edit(rules: Path, relative: Path, old: str, new: str) -> None:

@@ -137,6 +137,8 @@ def _deciding(item: ItemResult) -> str | None:
     """The criterion that decided an item: the first top-level criterion in the item's outcome state."""
     if item.basis is None:
         return None
+    if item.basis == "met":
+        return "all criteria met"
     for criterion in item.criteria:
         if criterion.depth == 0 and criterion.state == item.basis:
             return f"{criterion.key} ({criterion.state.replace('_', ' ')})"

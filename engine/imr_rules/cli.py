@@ -96,6 +96,35 @@ def evaluate(
 
 
 @app.command()
+def explain(
+    case_file: Annotated[Path, typer.Argument(help="Case YAML file.", show_default=False)],
+    item: Annotated[str | None, typer.Option("--item", help="Only this requested item id.")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Why each item came out as it did, what documentation is missing, and what would change the decision."""
+    from .report import render_explanation
+    from .whatif import what_would_change
+
+    try:
+        engine = evaluator(rules)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    try:
+        case = read_case(case_file)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_CASE, "case not explained") from None
+    if item is not None and item not in {i.id for i in case.requested_items}:
+        typer.echo(f"{case_file}: error: --item {item}: no such requested item "
+                   f"(items: {', '.join(i.id for i in case.requested_items)})", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    result = engine.evaluate(case)
+    changes = {i.id: what_would_change(engine, case, i.id) for i in case.requested_items
+               if item is None or i.id == item}
+    descriptions = {name: spec.description for name, spec in engine.compiled.rule_base.facts.items()}
+    typer.echo(render_explanation(result, changes, descriptions, item), nl=False)
+
+
+@app.command()
 def validate(
     rules_dir: Annotated[Path | None, typer.Argument(help="Rules folder (default: the shipped rules).")] = None,
     cases: Annotated[list[Path] | None, typer.Argument(help="Case files to validate too.",

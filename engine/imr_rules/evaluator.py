@@ -23,7 +23,7 @@ from .compiler import (
 )
 from .durable_adapter import AssertFact, DurableEngine, Message
 from .explain import build_item_result, not_addressed_result, render_template
-from .facts import project_item
+from .facts import FactValue, project_item
 from .results import CaseResult, FactRead, ItemResult, TraceStep
 from .rule_model import Criterion, Topic
 
@@ -87,13 +87,17 @@ class Evaluator:
         items = [results[item.id] for item in case.requested_items]
         return CaseResult(case.case_id, case.request_date.isoformat(), self.rule_base_version, __version__, items)
 
-    def evaluate_item(self, case: Case, item: RequestedItem, decisions: dict[str, str] | None = None) -> ItemResult:
-        """Decide one requested item; ``decisions`` holds the items decided before it in this case."""
+    def evaluate_item(self, case: Case, item: RequestedItem, decisions: dict[str, str] | None = None,
+                      overrides: dict[str, Any] | None = None) -> ItemResult:
+        """Decide one requested item; ``decisions`` holds the items decided before it in this case.
+
+        ``overrides`` replaces base facts (``None``: not documented): what-if evaluation of changed facts.
+        """
         ruleset = self.compiled.rulesets.get(item.service.value)
         if ruleset is None:
             return not_addressed_result(item, self.compiled.rule_base, case.request_date, ItemSession(item))
         session = ItemSession(item)
-        facts = self._base_facts(case, item, ruleset, session, decisions or {})
+        facts = self._base_facts(case, item, ruleset, session, decisions or {}, overrides or {})
         runner = _ActionRunner(self.compiled, ruleset, session)
         self.engine.run(ruleset.name, facts, runner.on_action, runner.close_unresolved)
         if not session.active:
@@ -101,9 +105,11 @@ class Evaluator:
         return build_item_result(self.compiled.rule_base, session)
 
     def _base_facts(self, case: Case, item: RequestedItem, ruleset: CompiledRuleset,
-                    session: ItemSession, decisions: dict[str, str]) -> list[Message]:
+                    session: ItemSession, decisions: dict[str, str], overrides: dict[str, Any]) -> list[Message]:
         messages = []
         for fact in project_item(case, item, ruleset.base_facts, decisions):
+            if fact.name in overrides:
+                fact = FactValue(fact.name, overrides[fact.name], "what-if change")
             session.facts[fact.name] = FactRead(fact.name, fact.value if fact.documented else None,
                                                 fact.documented, fact.source)
             message: Message = {"id": self.compiled.fact_ids[fact.name], "t": "f", "n": fact.name,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import textwrap
+from typing import TYPE_CHECKING, Any
 
 from .explain import format_value
 from .results import CaseResult, FactRead, ItemResult
+
+if TYPE_CHECKING:
+    from .whatif import Change
 
 STATE_MARK = {"met": "met", "not_met": "NOT MET", "not_documented": "NOT DOCUMENTED"}
 
@@ -62,3 +66,40 @@ def render_text(result: CaseResult, show_trace: bool = True) -> str:
 def render_json(result: CaseResult) -> str:
     """The JSON report of a case (schema version 1, documented in the README)."""
     return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _value_words(value: Any) -> str:
+    return "not documented" if value is None else format_value(value)
+
+
+def render_explanation(result: CaseResult, changes: dict[str, list[Change]], descriptions: dict[str, str],
+                       item_id: str | None = None) -> str:
+    """Per item: criteria with the facts read and their provenance, the request for information, and the
+    smallest changes to the documented facts that would turn the decision."""
+    lines = [f"Case {result.case_id}; request date {result.request_date}; rule base {result.rule_base_version}", ""]
+    for item in result.items:
+        if item_id is not None and item.item_id != item_id:
+            continue
+        lines.append(f"Item {item.item_id}: {item.description}: {item.decision}"
+                     + (f" ({item.citation.text})" if item.citation else ""))
+        for criterion in item.criteria:
+            pad = "  " + "  " * criterion.depth
+            lines.append(f"{pad}- {STATE_MARK[criterion.state]}: {criterion.label}"
+                         + (f" ({criterion.note})" if criterion.note else ""))
+            for read in criterion.reads:
+                lines.append(f"{pad}    {read.name} = {_value_words(read.value if read.documented else None)}"
+                             f"   [from {read.source}]")
+        if item.missing_documentation:
+            lines += ["", "  Request for information to the requesting physician: please provide"]
+            lines += [f"    {n}. {ask}" for n, ask in enumerate(item.missing_documentation, 1)]
+        found = changes.get(item.item_id, [])
+        if found:
+            lines += ["", "  What would change the decision (re-evaluated with each change):"]
+            for change in found:
+                parts = [f"{descriptions.get(fact, fact)} were {_value_words(after)} (now {_value_words(before)})"
+                         for fact, before, after in change.changes]
+                lines.append(f"    - would be {change.decision} under {change.rule} if " + " and ".join(parts))
+        elif item.decision != "Not addressed":
+            lines += ["", "  No change of one or two documented facts turns this decision."]
+        lines.append("")
+    return "\n".join(lines)

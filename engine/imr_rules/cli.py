@@ -21,7 +21,8 @@ from .diagnostics import Diagnostic, InputError
 from .durable_adapter import EngineError
 from .model_errors import translate
 from .pipeline import default_rules_dir, evaluator, load_rule_base
-from .report import render_json, render_text
+from .report import render_text
+from .results import CaseResult
 from .yaml_source import load_yaml
 
 EXIT_OK = 0
@@ -29,6 +30,7 @@ EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_BAD_CASE = 3
 EXIT_BAD_RULES = 4
+EXIT_REPLAY_DIFFERS = 6
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Evaluate IMR requests against MTUS criteria encoded as YAML rules (decision support).")
@@ -54,6 +56,9 @@ class OutputFormat(StrEnum):
 
     text = "text"
     json = "json"
+    markdown = "markdown"
+    html = "html"
+    pdf = "pdf"
 
 
 RulesOption = Annotated[Path | None, typer.Option("--rules", help="Rules folder (default: the shipped rules).")]
@@ -73,16 +78,23 @@ def _fail(diagnostics: list[Diagnostic], code: int, what: str) -> typer.Exit:
 
 @app.command()
 def evaluate(
-    case_file: Annotated[Path, typer.Argument(help="Case YAML file.", show_default=False)],
+    case_file: Annotated[Path, typer.Argument(help="Case YAML file, or - for JSON Lines cases on standard input.",
+                                              show_default=False)],
     rules: RulesOption = None,
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.text,
     trace: Annotated[bool, typer.Option(help="Show the rules fired (text format).")] = True,
+    out_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Decide every requested item of a case: Upheld / Overturned, with a cited rationale."""
     try:
         rule_base_evaluator = evaluator(rules)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    if str(case_file) == "-":
+        from .batch import evaluate_stream
+
+        failed = evaluate_stream(sys.stdin, sys.stdout, rule_base_evaluator)
+        raise typer.Exit(EXIT_BAD_CASE if failed else EXIT_OK)
     try:
         case = read_case(case_file)
     except InputError as exc:
@@ -92,7 +104,69 @@ def evaluate(
     except EngineError as exc:
         typer.echo(f"{case_file}: engine error: {exc}", err=True)
         raise typer.Exit(EXIT_INTERNAL) from None
-    typer.echo(render_json(result) if output == OutputFormat.json else render_text(result, trace), nl=False)
+    _write(_render(case, result, output, trace), out_file)
+
+
+def _render(case: Case, result: CaseResult, output: OutputFormat, trace: bool) -> str | bytes:
+    from .determination import decision_record, render_document, render_pdf
+
+    if output == OutputFormat.json:
+        return json.dumps(decision_record(case, result), indent=2, ensure_ascii=False) + "\n"
+    if output in (OutputFormat.markdown, OutputFormat.html):
+        return render_document(case, result, output.value)
+    if output == OutputFormat.pdf:
+        return render_pdf(case, result)
+    return render_text(result, trace)
+
+
+def _write(content: str | bytes, out_file: Path | None) -> None:
+    if out_file is not None:
+        if isinstance(content, bytes):
+            out_file.write_bytes(content)
+        else:
+            out_file.write_text(content, encoding="utf-8")
+        return
+    if isinstance(content, bytes):
+        if sys.stdout.isatty():
+            typer.echo("error: PDF output goes to a file: add --output FILE.pdf", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        sys.stdout.buffer.write(content)
+        return
+    typer.echo(content, nl=False)
+
+
+@app.command()
+def replay(
+    record_file: Annotated[Path, typer.Argument(help="A decision record (evaluate --format json).",
+                                                show_default=False)],
+    rules: RulesOption = None,
+) -> None:
+    """Re-evaluate a decision record's case and compare: same record id, decisions and citations."""
+    from .determination import decision_record
+
+    try:
+        record = json.loads(record_file.read_text(encoding="utf-8"))
+        case = Case.model_validate(record["case"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        typer.echo(f"{record_file}: error: not a decision record: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_CASE) from None
+    try:
+        engine = evaluator(rules)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    again = decision_record(case, engine.evaluate(case))
+    compared = ("decision", "basis", "rule", "citation", "rationale")
+    differences = [f"item {new['item_id']}: {field} {old.get(field)!r} -> {new.get(field)!r}"
+                   for old, new in zip(record.get("items", []), again["items"], strict=False)
+                   for field in compared if old.get(field) != new.get(field)]
+    if record.get("record_id") != again["record_id"]:
+        typer.echo(f"record id {record.get('record_id')} -> {again['record_id']} (rule base "
+                   f"{record.get('rule_base_version')} -> {again['rule_base_version']}, imr-rules "
+                   f"{record.get('engine_version')} -> {again['engine_version']})")
+    if differences:
+        typer.echo("\n".join(["not reproduced:", *differences]))
+        raise typer.Exit(EXIT_REPLAY_DIFFERS)
+    typer.echo(f"reproduced: record {again['record_id']}, {len(again['items'])} item(s) identical")
 
 
 @app.command()

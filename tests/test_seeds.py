@@ -120,7 +120,8 @@ def test_json_output_has_the_documented_shape() -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["schema_version"] == 1
-    assert set(data) == {"schema_version", "case_id", "request_date", "rule_base_version", "engine_version", "items"}
+    assert set(data) == {"schema_version", "case_id", "request_date", "rule_base_version", "engine_version", "items",
+                         "record_id", "case"}
     item = data["items"][0]
     assert set(item) == {"item_id", "description", "service", "body_region", "decision", "basis", "rule", "citation",
                          "rationale", "criteria", "missing_documentation", "assumptions", "notes", "trace"}

@@ -80,13 +80,28 @@ class CompiledRuleset:
 
 @dataclass
 class CompiledRuleBase:
-    """The rule base compiled for the engine: a ruleset per service, and the id tables."""
+    """The rule base compiled for the engine: a ruleset per service (compiled when first needed), id tables."""
 
     rule_base: RuleBase
-    rulesets: dict[str, CompiledRuleset]
+    services: frozenset[str]
     criterion_ids: dict[str, str] = field(default_factory=dict)
     topic_ids: dict[str, str] = field(default_factory=dict)
     fact_ids: dict[str, str] = field(default_factory=dict)
+    _compiled: dict[str, CompiledRuleset] = field(default_factory=dict)
+
+    def ruleset(self, service: str) -> CompiledRuleset | None:
+        """The ruleset deciding ``service`` (None: no rule addresses it), compiled on first use."""
+        if service not in self.services:
+            return None
+        if service not in self._compiled:
+            self._compiled[service] = _compile_service(self.rule_base, service)
+        return self._compiled[service]
+
+    @property
+    def rulesets(self) -> dict[str, CompiledRuleset]:
+        """Every service's ruleset (compiles all of them)."""
+        return {service: ruleset for service in sorted(self.services)
+                if (ruleset := self.ruleset(service)) is not None}
 
 
 def fact_pattern(name: str, documented: bool | None = True) -> list[Pattern]:
@@ -291,22 +306,23 @@ def derivations_needed(derivations: list[Derivation], needed: set[str]) -> list[
     return [d for d in derivations if d in chosen]
 
 
-def compile_rule_base(rule_base: RuleBase) -> CompiledRuleBase:
-    """Compile every topic into the ruleset of each service it applies to, with all shared derivations."""
-    services = sorted({service for topic in rule_base.topics for service in topic.services})
-    rulesets: dict[str, CompiledRuleset] = {}
+def _compile_service(rule_base: RuleBase, service: str) -> CompiledRuleset:
+    """One service's ruleset: its topics, and the shared derivations they need."""
     base_facts = [name for name, spec in rule_base.facts.items() if spec.origin == "case"]
-    for service in services:
-        writer = _RuleWriter()
-        writer.definition["sentinel"] = {"all": [{"m": {"t": "sentinel"}}]}
-        topics = [t for t in rule_base.topics if service in t.services]
-        for derivation in derivations_needed(rule_base.derivations, facts_needed(topics)):
-            _compile_derivation(writer, derivation, None)
-        for topic in topics:
-            _compile_topic(writer, topic)
-        rulesets[service] = CompiledRuleset(f"imr_{service}", writer.definition, writer.actions, topics,
-                                            base_facts)
-    compiled = CompiledRuleBase(rule_base, rulesets)
+    writer = _RuleWriter()
+    writer.definition["sentinel"] = {"all": [{"m": {"t": "sentinel"}}]}
+    topics = [t for t in rule_base.topics if service in t.services]
+    for derivation in derivations_needed(rule_base.derivations, facts_needed(topics)):
+        _compile_derivation(writer, derivation, None)
+    for topic in topics:
+        _compile_topic(writer, topic)
+    return CompiledRuleset(f"imr_{service}", writer.definition, writer.actions, topics, base_facts)
+
+
+def compile_rule_base(rule_base: RuleBase) -> CompiledRuleBase:
+    """The compiled rule base: id tables now, each service's ruleset when it is first needed."""
+    services = frozenset(service for topic in rule_base.topics for service in topic.services)
+    compiled = CompiledRuleBase(rule_base, services)
     for index, name in enumerate(rule_base.facts):
         compiled.fact_ids[name] = f"f{index}"
     for index, topic in enumerate(rule_base.topics):

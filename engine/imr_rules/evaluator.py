@@ -69,8 +69,7 @@ class Evaluator:
     def __init__(self, compiled: CompiledRuleBase) -> None:
         self.compiled = compiled
         self.engine = DurableEngine()
-        for ruleset in compiled.rulesets.values():
-            self.engine.register(ruleset.name, ruleset.definition)
+        self._registered: set[str] = set()
 
     @property
     def rule_base_version(self) -> str:
@@ -93,7 +92,7 @@ class Evaluator:
 
         ``overrides`` replaces base facts (``None``: not documented): what-if evaluation of changed facts.
         """
-        ruleset = self.compiled.rulesets.get(item.service.value)
+        ruleset = self._ruleset(item.service.value)
         if ruleset is None:
             return not_addressed_result(item, self.compiled.rule_base, case.request_date, ItemSession(item))
         session = ItemSession(item)
@@ -103,6 +102,14 @@ class Evaluator:
         if not session.active:
             return not_addressed_result(item, self.compiled.rule_base, case.request_date, session)
         return build_item_result(self.compiled.rule_base, session)
+
+    def _ruleset(self, service: str) -> CompiledRuleset | None:
+        """The service's ruleset, registered in the engine on first use (a case touches few services)."""
+        ruleset = self.compiled.ruleset(service)
+        if ruleset is not None and ruleset.name not in self._registered:
+            self.engine.register(ruleset.name, ruleset.definition)
+            self._registered.add(ruleset.name)
+        return ruleset
 
     def _base_facts(self, case: Case, item: RequestedItem, ruleset: CompiledRuleset,
                     session: ItemSession, decisions: dict[str, str], overrides: dict[str, Any]) -> list[Message]:

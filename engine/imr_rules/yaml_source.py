@@ -6,6 +6,7 @@ duplicate keys; YAML features a case or rule never needs (anchors are allowed, c
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,9 @@ class SourceDocument:
     data: Any
     lines: dict[PathKey, int]
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
-        """The file name as shown in diagnostics."""
+        """The file name as shown in diagnostics (computed once: rules read it for every element)."""
         return display_path(self.path)
 
     def line_of(self, key_path: PathKey) -> int | None:

@@ -262,6 +262,16 @@ class ExpectedItem(_Strict):
     rule: str | None = None
 
 
+class Provenance(_Strict):
+    """Where a value of the case came from: origin, field path and a character span of the source text."""
+
+    origin: Literal["extracted"] = "extracted"
+    field: str = Field(description="Field path in the case, e.g. 'patient.age' or 'clinical.neurologic.sensory_loss'.")
+    start: Annotated[int, Field(ge=0)] = Field(description="Start offset of the span in the source text.")
+    end: Annotated[int, Field(ge=0)] = Field(description="End offset (exclusive) of the span in the source text.")
+    text: str | None = Field(default=None, description="The text of the span, for a reviewer to check.")
+
+
 class Case(_Strict):
     """A case: the request plus the documented facts, with optional recorded or expected outcomes."""
 
@@ -276,6 +286,8 @@ class Case(_Strict):
     clinical: Clinical = Field(default_factory=Clinical)
     recorded: Recorded | None = None
     expect: list[ExpectedItem] | None = None
+    provenance: list[Provenance] | None = Field(
+        default=None, description="Provenance of extracted values (imr-rules extract); absent for hand-written cases.")
 
     def item(self, item_id: str) -> RequestedItem:
         """The requested item with this id."""

@@ -346,6 +346,52 @@ def regress(
         raise typer.Exit(EXIT_UNEXPECTED_FLIPS)
 
 
+class ExtractFormat(StrEnum):
+    """Output formats of ``extract``."""
+
+    yaml = "yaml"
+    json = "json"
+
+
+@app.command()
+def extract(
+    letters: Annotated[list[Path], typer.Argument(help="IMR determination letters (PDF or text).",
+                                                  show_default=False)],
+    out_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Write one case file per letter here.")]
+    = None,
+    output: Annotated[ExtractFormat, typer.Option("--format", "-f", help="Case file format.")] = ExtractFormat.yaml,
+) -> None:
+    """Turn IMR letters into case files with their recorded decisions (facts from the case summary only)."""
+    from .extract import case_document, extract_letter
+
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for letter in letters:
+        result = extract_letter(letter)
+        _print_diagnostics(result.problems)
+        if result.case is None:
+            failed += 1
+            typer.echo(f"{result.path}: not extracted", err=True)
+            continue
+        document = case_document(result.case)
+        if output == ExtractFormat.json:
+            content = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        else:
+            import yaml
+
+            content = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
+        if out_dir is None:
+            typer.echo(content if output == ExtractFormat.json else "---\n" + content, nl=False)
+        else:
+            target = out_dir / f"{result.case.case_id}.{output.value}"
+            target.write_text(content, encoding="utf-8")
+            typer.echo(f"{result.path}: {len(result.case.requested_items)} item(s) -> {target}", err=True)
+    if failed:
+        typer.echo(f"{failed} of {len(letters)} letter(s) not extracted", err=True)
+        raise typer.Exit(EXIT_BAD_CASE)
+
+
 rules_app = typer.Typer(no_args_is_help=True, help="Inspect the rule base.")
 app.add_typer(rules_app, name="rules")
 

@@ -42,7 +42,9 @@ def _cache_file(root: Path) -> Path | None:
     """Where a validated copy of this exact rule base is kept: keyed by every file's bytes and the versions."""
     if os.environ.get(CACHE_ENV) == "off":
         return None
-    digest = hashlib.sha256(f"{__version__}|{sys.version}".encode())
+    # The rule base holds its folder's absolute paths and file names as shown from the working directory,
+    # so both are part of the key along with every file's content.
+    digest = hashlib.sha256(f"{__version__}|{sys.version}|{root.resolve()}|{Path.cwd()}".encode())
     for path in sorted(root.rglob("*.y*ml")):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())

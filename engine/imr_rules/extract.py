@@ -1,0 +1,152 @@
+"""Letter intake: turn an IMR determination letter into a validated case with its recorded outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .case_model import Case
+from .diagnostics import Diagnostic, display_path
+from .extract_facts import extract_facts
+from .letters import Letter, LetterError, Problem, parse_letter, read_text
+
+
+@dataclass
+class Extraction:
+    """The outcome of extracting one letter: a case (None when nothing usable) and every problem found."""
+
+    path: str
+    case: Case | None
+    letter: Letter | None = None
+    problems: list[Diagnostic] = field(default_factory=list)
+
+
+def _diagnostic(path: str, problem: Problem) -> Diagnostic:
+    if problem.severity == "error":
+        return Diagnostic(path, None, "", problem.what, problem.hint, "error")
+    return Diagnostic(path, None, "", problem.what, problem.hint, "warning")
+
+
+def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
+    """Read a letter (PDF or text) and build its case; problems are reported, nothing is invented."""
+    name = display_path(path)
+    try:
+        text = read_text(path)
+        letter = parse_letter(name, text)
+    except LetterError as exc:
+        return Extraction(name, None, problems=[Diagnostic(name, None, "", exc.what, exc.hint)])
+    except OSError as exc:
+        return Extraction(name, None, problems=[Diagnostic(name, None, "", f"cannot read the file: {exc.strerror}",
+                                                           "check the path")])
+    facts = extract_facts(text, letter.summary_start, letter.summary_end, letter.header.ur_denial_date)
+    # Re-read the items with the diagnoses' regions for items whose title names no region.
+    letter = parse_letter(name, text, facts.diagnosis_regions)
+    problems = [_diagnostic(name, p) for p in letter.problems]
+    header = letter.header
+    injury = header.injury_date or facts.injury_date
+    if injury is None:
+        problems.append(Diagnostic(name, None, "claim.injury_date", "no date of injury in the letter",
+                                   "a case needs the injury date; add it by hand"))
+        return Extraction(name, None, letter, problems)
+    request = facts.request_date
+    spans = list(letter.spans) + list(facts.spans)
+    if request is None:
+        request = header.ur_denial_date or header.decision_date
+        if request is None:
+            problems.append(Diagnostic(name, None, "request_date", "no request date and no UR denial date",
+                                       "a case needs the request date; add it by hand"))
+            return Extraction(name, None, letter, problems)
+        problems.append(Diagnostic(name, None, "request_date",
+                                   f"no request date in the summary; the UR denial date {request} is used",
+                                   "the request precedes the UR decision; the guideline edition is rarely affected",
+                                   "warning"))
+    elif facts.request_date_basis != "request for authorization date":
+        problems.append(Diagnostic(name, None, "request_date",
+                                   f"request date {request} taken from the {facts.request_date_basis}",
+                                   "no request for authorization date was stated", "warning"))
+    for item_number, item in enumerate(letter.items, start=1):
+        if not item.region_stated:
+            problems.append(Diagnostic(name, None, f"requested_items[{item_number - 1}].body_region",
+                                       f"item {item_number} ({item.title}) names no body region; "
+                                       f"'{item.body_region.value}' is taken from the diagnoses",
+                                       "check the body region", "warning"))
+    clinical = dict(facts.clinical)
+    surgeries = [s for s in clinical.get("surgeries", []) if dt.date.fromisoformat(s["date"]) <= request
+                 and dt.date.fromisoformat(s["date"]) >= injury - dt.timedelta(days=36500)]
+    if "surgeries" in clinical:
+        clinical["surgeries"] = surgeries
+        if not surgeries:
+            del clinical["surgeries"]
+    limit = today or dt.date.today()
+    for key in ("imaging", "electrodiagnostics"):
+        for study in clinical.get(key, []):
+            if "date" in study and dt.date.fromisoformat(study["date"]) > limit:
+                del study["date"]
+    data: dict[str, Any] = {
+        "case_id": (header.case_number or path.stem)[:64],
+        "description": f"Extracted from {path.name} by imr-rules extract.",
+        "claim": {"injury_date": injury.isoformat()},
+        "patient": {key: value for key, value in (("age", facts.age), ("sex", facts.sex)) if value is not None},
+        "diagnoses": facts.diagnoses,
+        "request_date": request.isoformat(),
+        "requested_items": [_item(str(number), item) for number, item in enumerate(letter.items, start=1)],
+        "clinical": clinical,
+        "recorded": {
+            "source": f"DWC IMR {header.case_number}" if header.case_number else path.name,
+            "items": [_recorded(str(number), item) for number, item in enumerate(letter.items, start=1)],
+        },
+    }
+    if header.reviewer_specialty:
+        data["description"] += f" Reviewer specialty: {header.reviewer_specialty}."
+    if header.decision_date:
+        data["recorded"]["decision_date"] = header.decision_date.isoformat()
+    data["provenance"] = [{"origin": "extracted", "field": s.field, "start": s.start, "end": s.end,
+                           "text": " ".join(s.text.split())[:200]} for s in spans]
+    try:
+        case = Case.model_validate(data)
+    except ValidationError as exc:
+        problems.append(Diagnostic(name, None, "clinical", f"extracted clinical facts not valid: "
+                                   f"{exc.errors()[0]['msg']}", "the clinical facts are left out", "warning"))
+        data["clinical"] = {}
+        case = Case.model_validate(data)
+    if case.request_date < injury:
+        problems.append(Diagnostic(name, None, "request_date", f"request date {case.request_date} is before the "
+                                   f"injury date {injury}", "check the dates in the letter"))
+        return Extraction(name, None, letter, problems)
+    return Extraction(name, case, letter, problems)
+
+
+def _item(item_id: str, item: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": item_id, "description": item.title[:300], "service": item.service.value,
+                            "body_region": item.body_region.value}
+    for key in ("visits", "frequency_per_week", "duration_weeks", "quantity", "drug"):
+        value = getattr(item, key)
+        if value is not None:
+            data[key] = value
+    return data
+
+
+def _recorded(item_id: str, item: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"item": item_id, "decision": item.decision, "guideline": "other"}
+    if item.reviewer is not None:
+        primary = item.reviewer.primary
+        data["guideline"] = primary.guideline
+        if primary.section:
+            data["section"] = primary.section[:200]
+        if primary.pages:
+            data["pages"] = primary.pages
+        if primary.guideline in ("odg", "other") and item.reviewer.non_mtus:
+            data["section"] = item.reviewer.non_mtus[0][:200]
+    return data
+
+
+def case_document(case: Case) -> dict[str, Any]:
+    """The case as plain data for YAML or JSON output, leaving out defaults (not documented) and nulls."""
+    data: dict[str, Any] = case.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    for entry in data.get("provenance", []):
+        entry["origin"] = "extracted"
+    return data

@@ -1,0 +1,424 @@
+"""Clinical facts from a letter's CLINICAL CASE SUMMARY (never the rationale), with medspaCy.
+
+Concept mentions are found with medspaCy target rules; whether each mention is negated, uncertain,
+hypothetical, historical or about a family member comes from medspaCy's ConText component, not from
+home-made negation patterns. Numbers and dates next to a mention (ages, counts, pain scores) are read
+with small regular expressions. A fact not found stays not documented. Every fact carries the span of
+the text it was read from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from .letters import Span, map_regions, parse_date
+from .vocabulary import BodyRegion, DiagnosisCategory, Procedure, Service
+
+# (label, phrases): each phrase becomes a medspaCy TargetRule with that label.
+_TARGETS: dict[str, list[str]] = {
+    "NEURO_radicular_symptoms": ["numbness", "tingling", "paresthesia", "paresthesias", "radiating pain",
+                                 "radiation", "radicular pain", "radicular symptoms", "radiculopathy"],
+    "NEURO_sensory_loss": ["decreased sensation", "diminished sensation", "reduced sensation", "sensory deficit",
+                           "sensory deficits", "sensory loss", "hypoesthesia"],
+    "NEURO_motor_weakness": ["weakness", "decreased strength", "diminished strength", "motor deficit",
+                             "motor deficits"],
+    "NEURO_reflex_change": ["decreased reflexes", "diminished reflexes", "absent reflexes", "hyporeflexia",
+                            "reflex changes", "asymmetric reflexes"],
+    "NEURO_nerve_tension_sign": ["positive straight leg raise", "positive straight leg raising",
+                                 "positive Spurling", "positive Spurling's"],
+    "NEURO_focal_deficit": ["focal deficit", "focal deficits", "neurological deficit", "neurological deficits",
+                            "neurologic deficit", "neurologic deficits", "focal neurologic deficit"],
+    "RED_FLAG_ALL": ["red flag", "red flags", "red flag conditions"],
+    "RED_FLAG_bowel_bladder_dysfunction": ["bowel or bladder", "bowel and bladder", "incontinence"],
+    "RED_FLAG_suspected_tumor": ["tumor", "malignancy", "cancer"],
+    "RED_FLAG_suspected_infection": ["infection", "fever"],
+    "RED_FLAG_myelopathy": ["myelopathy"],
+    "SPASM": ["spasm", "spasms", "muscle spasm"],
+    "FUNCTION": ["functional improvement", "improvement in function", "functional gains", "functional benefit",
+                 "improved function", "success", "benefit", "improvement"],
+    "TX_physical_therapy": ["physical therapy", "PT sessions", "therapy sessions"],
+    "TX_chiropractic": ["chiropractic", "chiropractic treatment", "chiropractic care", "manipulation"],
+    "TX_acupuncture": ["acupuncture"],
+    "TX_occupational_therapy": ["occupational therapy"],
+    "TX_tens": ["TENS", "TENS unit", "electrical stimulation"],
+    "TX_injection_epidural": ["epidural steroid injection", "epidural injection", "ESI"],
+    "TX_massage": ["massage"],
+    "WORK_temporarily_totally_disabled": ["temporarily totally disabled", "temporary total disability",
+                                          "off work", "total temporary disability"],
+    "WORK_modified_duty": ["modified duty", "modified work", "modified work duties", "light duty", "restricted duty",
+                           "work restrictions"],
+    "WORK_full_duty": ["full duty", "regular duty", "full work duty", "regular work"],
+    "WORK_retired": ["retired"],
+}
+
+_AGE_SEX = re.compile(r"(\d{2,3})[- ]year[- ]old\s+(?:\w+\s+)?(male|female|man|woman|gentleman|lady)", re.I)
+_PAIN = re.compile(r"(?:pain|rated|rating|level|score)[^.]{0,40}?\b(\d{1,2})(?:\s*(?:-|to)\s*(\d{1,2}))?"
+                   r"\s*(?:/\s*10|out of 10|on a (?:10|ten)[- ]point)", re.I)
+_DATE_RE = r"(\d{1,2}[/-]\d{1,2}[/-]\d{2,4})"
+_RFA = re.compile(r"(?:request for authori[sz]ation|RFA)[^.]{0,40}?(?:dated|of|on)\s+" + _DATE_RE, re.I)
+_VISIT = re.compile(r"(?:progress report|evaluation|evaluated|examined|seen|visit|note)[^.]{0,30}?(?:dated|on)\s+"
+                    + _DATE_RE, re.I)
+_INJURY = re.compile(r"(?:date of injury|injury on|injured on|industrial injury on)\s*(?:of\s*)?" + _DATE_RE, re.I)
+_NUM_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+              "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty": 20, "twenty-four": 24}
+_COUNT = r"(\d{1,3}|" + "|".join(_NUM_WORDS) + r")"
+_DIAGNOSES = re.compile(r"(?:diagnos(?:is|es|ed)(?:\s+(?:of|include[sd]?|included|were|was|as|with))*\s*:?\s*)"
+                        r"((?:\d+\.\s)?(?:[^.]|\.(?=\s\d+\.\s)|\.\s(?=\d+\.\s)|\.\d)+)", re.I)
+_IMAGING = re.compile(r"\b(MRI|magnetic resonance|x-?rays?|radiographs?|CT scan|CT|computed tomography|"
+                      r"EMG|NCS|NCV|nerve conduction)\b", re.I)
+_IMAGING_RESULT = re.compile(r"reveal|show|demonstrat|positive|negative|normal|unremarkable|finding|noted|impression",
+                             re.I)
+_PLANNED = re.compile(r"request|plan|recommend|rule out|ordered|utilization review|authori[sz]|pending|scheduled|"
+                      r"not medically necessary|would like|awaiting", re.I)
+_NORMAL = re.compile(r"\bnormal\b|unremarkable|\bnegative\b|no (?:acute|significant)|within normal", re.I)
+_SURGERY = re.compile(r"(?:status post|s/p|underwent|had|history of)\s+(?:an?\s+)?(?:\w+\s+){0,4}?"
+                      r"(fusion|discectomy|laminectomy|microdiscectomy|arthroscop\w*|rotator cuff repair|"
+                      r"meniscectomy|ACL reconstruction|knee replacement|total knee arthroplasty|hip replacement|"
+                      r"total hip arthroplasty|carpal tunnel release|labral repair|surgery)", re.I)
+
+
+@lru_cache(maxsize=1)
+def _nlp() -> Any:
+    """The medspaCy pipeline (sentence splitting, target matcher, ConText), built once per process."""
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    import medspacy
+    from medspacy.ner import TargetRule
+
+    nlp = medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_target_matcher", "medspacy_context"])
+    matcher = nlp.get_pipe("medspacy_target_matcher")
+    matcher.add([TargetRule(phrase, label) for label, phrases in _TARGETS.items() for phrase in phrases])
+    return nlp
+
+
+@dataclass
+class Mention:
+    """One concept mention with its ConText attributes and its span in the letter text."""
+
+    label: str
+    start: int
+    end: int
+    text: str
+    sentence_start: int
+    sentence_end: int
+    negated: bool
+    uncertain: bool
+
+    @property
+    def affirmed(self) -> bool:
+        """Asserted as present (not negated, not uncertain or hypothetical)."""
+        return not self.negated and not self.uncertain
+
+
+@dataclass
+class ExtractedFacts:
+    """What the summary documents, ready to go into a case, with provenance spans."""
+
+    age: int | None = None
+    sex: str | None = None
+    injury_date: dt.date | None = None
+    request_date: dt.date | None = None
+    request_date_basis: str = ""
+    diagnoses: list[dict[str, Any]] = field(default_factory=list)
+    clinical: dict[str, Any] = field(default_factory=dict)
+    spans: list[Span] = field(default_factory=list)
+
+    @property
+    def diagnosis_regions(self) -> list[BodyRegion]:
+        """Body regions of the diagnoses found."""
+        return [BodyRegion(d["body_region"]) for d in self.diagnoses if d.get("body_region")]
+
+
+def normalize(text: str) -> tuple[str, list[int]]:
+    """Collapse whitespace runs (PDF line breaks) to one space; return the text and each character's source offset."""
+    chars: list[str] = []
+    where: list[int] = []
+    for index, char in enumerate(text):
+        if char.isspace():
+            if chars and chars[-1] == " ":
+                continue
+            char = " "
+        chars.append(char)
+        where.append(index)
+    where.append(len(text))
+    return "".join(chars), where
+
+
+def mentions(text: str, offset: int = 0) -> list[Mention]:
+    """Concept mentions of a text with ConText attributes; offsets are shifted by ``offset``."""
+    doc = _nlp()(text)
+    found: list[Mention] = []
+    for ent in doc.ents:
+        uncertain = bool(ent._.is_uncertain or ent._.is_hypothetical or ent._.is_family)
+        found.append(Mention(ent.label_, offset + ent.start_char, offset + ent.end_char, ent.text,
+                             offset + ent.sent.start_char, offset + ent.sent.end_char,
+                             bool(ent._.is_negated), uncertain))
+    return found
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUM_WORDS[word.lower()]
+
+
+def _finding(items: list[Mention]) -> str | None:
+    """Present when any mention is affirmed, absent when all certain ones are negated, else None."""
+    if any(m.affirmed for m in items):
+        return "present"
+    if any(m.negated and not m.uncertain for m in items):
+        return "absent"
+    return None
+
+
+def _category(description: str) -> DiagnosisCategory:
+    lowered = description.lower()
+    table = [
+        (r"sprain|strain", DiagnosisCategory.sprain_strain),
+        (r"radicul|neuritis|neuralgia|sciatica", DiagnosisCategory.neuralgia_neuritis_radiculitis),
+        (r"disc|herniat|\bhnp\b|protrusion|bulge", DiagnosisCategory.disc_disorder),
+        (r"fracture", DiagnosisCategory.fracture),
+        (r"arthritis|arthrosis|degenerative joint", DiagnosisCategory.arthritis),
+        (r"myalgia|myositis|myofascial", DiagnosisCategory.myalgia_myositis),
+        (r"carpal tunnel|entrapment|cubital tunnel", DiagnosisCategory.nerve_entrapment),
+        (r"status post|s/p|post-?op", DiagnosisCategory.postsurgical_status),
+        (r"\bcrps\b|complex regional|reflex sympathetic", DiagnosisCategory.crps),
+    ]
+    for pattern, category in table:
+        if re.search(pattern, lowered):
+            return category
+    return DiagnosisCategory.other
+
+
+_PROCEDURES: list[tuple[str, str, Procedure]] = [
+    ("fusion", "cervical", Procedure.cervical_fusion), ("fusion", "lumbar", Procedure.lumbar_fusion),
+    ("discectomy|laminectomy", "cervical", Procedure.cervical_discectomy_laminectomy),
+    ("discectomy|laminectomy", "lumbar", Procedure.lumbar_discectomy_laminectomy),
+    ("rotator cuff", "shoulder", Procedure.rotator_cuff_repair_arthroscopic),
+    ("labral", "shoulder", Procedure.shoulder_labral_repair), ("meniscectomy", "knee", Procedure.knee_meniscectomy),
+    ("acl", "knee", Procedure.acl_reconstruction), ("knee (?:replacement|arthroplasty)", "knee",
+                                                    Procedure.total_knee_arthroplasty),
+    ("hip (?:replacement|arthroplasty)", "hip", Procedure.total_hip_arthroplasty),
+    ("carpal tunnel", "wrist_hand", Procedure.carpal_tunnel_release),
+]
+
+
+def _sentences(summary: str) -> list[tuple[int, int]]:
+    doc = _nlp()(summary)
+    return [(sent.start_char, sent.end_char) for sent in doc.sents]
+
+
+def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = None) -> ExtractedFacts:
+    """Clinical facts of the summary ``text[start:end]``; spans are offsets into ``text``."""
+    facts = ExtractedFacts()
+    summary, where = normalize(text[start:end])
+    if not summary.strip():
+        return facts
+
+    def span(field_path: str, at: int, stop: int) -> None:
+        first, last = start + where[at], start + where[max(stop - 1, at)] + 1
+        facts.spans.append(Span(field_path, first, last, text[first:last]))
+
+    match = _AGE_SEX.search(summary)
+    if match:
+        age = int(match.group(1))
+        if 14 <= age <= 110:
+            facts.age = age
+            span("patient.age", match.start(1), match.end(1))
+        word = match.group(2).lower()
+        facts.sex = "male" if word in ("male", "man", "gentleman") else "female"
+        span("patient.sex", match.start(2), match.end(2))
+    injury = _INJURY.search(summary)
+    if injury:
+        facts.injury_date = parse_date(injury.group(1))
+        span("claim.injury_date", injury.start(1), injury.end(1))
+    _request_date(facts, summary, span, ur_denial)
+    _diagnoses(facts, summary, span)
+    pain = _PAIN.search(summary)
+    if pain:
+        low = int(pain.group(1))
+        high = int(pain.group(2)) if pain.group(2) else low
+        if 0 <= low <= high <= 10:
+            facts.clinical["pain_score"] = (low + high) / 2 if high != low else low
+            span("clinical.pain_score", pain.start(1), pain.end(2) if pain.group(2) else pain.end(1))
+
+    found = mentions(summary)
+    by_label: dict[str, list[Mention]] = {}
+    for mention in found:
+        by_label.setdefault(mention.label, []).append(mention)
+
+    def record(field_path: str, items: list[Mention]) -> str | None:
+        value = _finding(items)
+        if value is not None:
+            for m in items:
+                if (value == "present") == m.affirmed and (value == "present" or m.negated):
+                    span(field_path, m.start, m.end)
+        return value
+
+    neuro: dict[str, str] = {}
+    for label, items in by_label.items():
+        if label.startswith("NEURO_"):
+            key = label.removeprefix("NEURO_")
+            value = record(f"clinical.neurologic.{key}", items)
+            if value:
+                neuro[key] = value
+    if neuro:
+        facts.clinical["neurologic"] = neuro
+    flags: dict[str, str] = {}
+    all_flags = record("clinical.red_flags", by_label.get("RED_FLAG_ALL", []))
+    if all_flags == "absent":
+        flags = {name: "absent" for name in (
+            "significant_trauma", "suspected_fracture_or_dislocation", "suspected_tumor", "suspected_infection",
+            "progressive_neurologic_deficit", "myelopathy", "bowel_bladder_dysfunction",
+            "cardiovascular_or_visceral_cause")}
+    for label, items in by_label.items():
+        if label.startswith("RED_FLAG_") and label != "RED_FLAG_ALL":
+            key = label.removeprefix("RED_FLAG_")
+            value = record(f"clinical.red_flags.{key}", items)
+            if value:
+                flags[key] = value
+    if flags:
+        facts.clinical["red_flags"] = flags
+    spasm = record("clinical.muscle_spasm", by_label.get("SPASM", []))
+    if spasm:
+        facts.clinical["muscle_spasm"] = spasm
+    for label, items in by_label.items():
+        if label.startswith("WORK_") and any(m.affirmed for m in items):
+            facts.clinical["work_status"] = label.removeprefix("WORK_")
+            first = next(m for m in items if m.affirmed)
+            span("clinical.work_status", first.start, first.end)
+            break
+    _prior_treatment(facts, summary, by_label, span)
+    _imaging(facts, summary, span)
+    _surgeries(facts, summary, span)
+    return facts
+
+
+def _request_date(facts: ExtractedFacts, summary: str, span: Any, ur_denial: dt.date | None) -> None:
+    rfa = _RFA.search(summary)
+    candidates = [(rfa, "request for authorization date")] if rfa else []
+    candidates += [(m, "date of the last progress report before the UR decision") for m in
+                   reversed(list(_VISIT.finditer(summary)))]
+    for match, basis in candidates:
+        if match is None:
+            continue
+        date = parse_date(match.group(1))
+        if date is None or (ur_denial and date > ur_denial) or (facts.injury_date and date < facts.injury_date):
+            continue
+        facts.request_date, facts.request_date_basis = date, basis
+        span("request_date", match.start(1), match.end(1))
+        return
+
+
+def _diagnoses(facts: ExtractedFacts, summary: str, span: Any) -> None:
+    match = _DIAGNOSES.search(summary)
+    if not match:
+        return
+    body = match.group(1)
+    base = match.start(1)
+    for part in re.finditer(r"[^,;]+", re.sub(r"\s+\d+\.\s+|\band\b", lambda m: "," + " " * (len(m.group(0)) - 1),
+                                              body)):
+        raw = part.group(0)
+        description = " ".join(re.sub(r"^\s*(?:\d+\.|the|of|:)\s*", "", raw).split()).strip(" .:")
+        if len(description) < 3 or len(description) > 120:
+            continue
+        entry: dict[str, Any] = {"description": description, "category": _category(description).value}
+        regions = map_regions(description)
+        if len(regions) == 1:
+            entry["body_region"] = regions[0].value
+        facts.diagnoses.append(entry)
+        lead = len(raw) - len(raw.lstrip())
+        span(f"diagnoses[{len(facts.diagnoses) - 1}]", base + part.start() + lead, base + part.end())
+
+
+def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, list[Mention]], span: Any) -> None:
+    treatments: list[dict[str, Any]] = []
+    function = by_label.get("FUNCTION", [])
+    for label, items in by_label.items():
+        if not label.startswith("TX_"):
+            continue
+        done = [m for m in items if m.affirmed and not _PLANNED.search(summary[m.sentence_start:m.sentence_end])]
+        if not done:
+            continue
+        index = len(treatments)
+        entry: dict[str, Any] = {"type": Service(label.removeprefix("TX_")).value}
+        span(f"clinical.prior_treatment[{index}].type", done[0].start, done[0].end)
+        for m in done:
+            window = summary[max(m.sentence_start, m.start - 40):min(m.sentence_end, m.end + 30)]
+            count = re.search(_COUNT + r"\s+(?:\w+\s+)?(?:sessions|visits|treatments)", window, re.I) or \
+                re.search(r"(?:x|times)\s*(\d{1,3})\b", window, re.I)
+            if count:
+                entry["visits_completed"] = _count(count.group(1))
+                at = summary.find(count.group(0), max(m.sentence_start, m.start - 40))
+                span(f"clinical.prior_treatment[{index}].visits_completed", at, at + len(count.group(0)))
+                break
+        same_sentence = [f for f in function if any(f.sentence_start == m.sentence_start for m in done)]
+        value = _finding(same_sentence)
+        if value is not None:
+            entry["functional_improvement"] = value
+            span(f"clinical.prior_treatment[{index}].functional_improvement", same_sentence[0].start,
+                 same_sentence[0].end)
+        treatments.append(entry)
+    if treatments:
+        facts.clinical["prior_treatment"] = treatments
+
+
+def _imaging(facts: ExtractedFacts, summary: str, span: Any) -> None:
+    studies: list[dict[str, Any]] = []
+    tests: list[dict[str, Any]] = []
+    for sent_start, sent_end in _sentences(summary):
+        sentence = summary[sent_start:sent_end]
+        match = _IMAGING.search(sentence)
+        if not match or _PLANNED.search(sentence) or not _IMAGING_RESULT.search(sentence):
+            continue
+        regions = map_regions(sentence[match.start():])
+        if not regions:
+            continue
+        word = match.group(1).lower()
+        abnormal = "absent" if _NORMAL.search(sentence) else "present"
+        date_match = re.search(_DATE_RE, sentence)
+        date = parse_date(date_match.group(1)) if date_match else None
+        entry: dict[str, Any] = {"body_region": regions[0].value, "abnormal": abnormal}
+        if date:
+            entry["date"] = date.isoformat()
+        if word in ("emg", "ncs", "ncv", "nerve conduction"):
+            entry["test"] = "emg" if word == "emg" else "ncs"
+            path = f"clinical.electrodiagnostics[{len(tests)}]"
+            tests.append(entry)
+        else:
+            entry["modality"] = ("mri" if word in ("mri", "magnetic resonance") else
+                                 "ct" if word in ("ct", "ct scan", "computed tomography") else "xray")
+            path = f"clinical.imaging[{len(studies)}]"
+            studies.append(entry)
+        span(path, sent_start + match.start(), sent_end)
+    if studies:
+        facts.clinical["imaging"] = studies
+    if tests:
+        facts.clinical["electrodiagnostics"] = tests
+
+
+def _surgeries(facts: ExtractedFacts, summary: str, span: Any) -> None:
+    surgeries: list[dict[str, Any]] = []
+    for match in _SURGERY.finditer(summary):
+        sentence_end = summary.find(".", match.end())
+        sentence = summary[match.start(): sentence_end if sentence_end > 0 else len(summary)]
+        if _PLANNED.search(sentence):
+            continue
+        date_match = re.search(_DATE_RE, sentence)
+        date = parse_date(date_match.group(1)) if date_match else None
+        regions = map_regions(sentence)
+        if date is None or not regions:
+            continue
+        region = regions[0]
+        procedure = next((proc for pattern, reg, proc in _PROCEDURES
+                          if reg == region.value and re.search(pattern, sentence, re.I)), Procedure.other)
+        surgeries.append({"procedure": procedure.value, "body_region": region.value, "date": date.isoformat(),
+                          "description": " ".join(match.group(0).split())[:80]})
+        span(f"clinical.surgeries[{len(surgeries) - 1}]", match.start(), match.end())
+    if surgeries:
+        facts.clinical["surgeries"] = surgeries

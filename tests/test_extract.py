@@ -1,0 +1,225 @@
+"""Letter intake: synthetic letter texts for each field, and every shared letter against the annotations."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from imr_rules.cli import app
+from imr_rules.extract import case_document, extract_letter
+from imr_rules.letters import parse_citation
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+HEADER = """Case Number: CM99-0000001  Date Assigned: 01/05/2017 Date of Injury:  11/01/2016
+Decision Date: 02/01/2017 UR Denial Date:  01/02/2017
+Priority:  Standard Application
+Received:
+01/04/2017
+Certification(s)/Specialty: Orthopedic Surgery
+
+CLINICAL CASE SUMMARY
+The expert reviewer developed the following clinical case summary based on a review of the
+case file, including all medical records:
+
+"""
+ISSUES = """
+IMR ISSUES, DECISIONS AND RATIONALES
+The Final Determination was based on decisions for the disputed items/services set forth below:
+
+Physical therapy 2 times a week for 3 weeks for the lumbar spine: Overturned
+
+Claims Administrator guideline: Decision based on MTUS Low Back Complaints 2004.
+
+MAXIMUS guideline: Decision based on MTUS Chronic Pain Medical Treatment 2016,
+Section(s): Physical medicine treatment.
+
+Decision rationale: synthetic rationale that must never be read for facts: no numbness here.
+
+MRI of the right knee: Upheld
+
+Claims Administrator guideline: Decision based on MTUS Knee Complaints 2004.
+
+MAXIMUS guideline: The Expert Reviewer based their decision on recommendation(s) outside
+of the MTUS Guidelines. Decision based on Non-MTUS Citation Official Disability Guidelines
+(ODG) Knee, MRI.
+
+Decision rationale: synthetic.
+"""
+
+
+def _letter(tmp_path: Path, summary: str, issues: str = ISSUES, name: str = "letter.txt") -> Path:
+    path = tmp_path / name
+    path.write_text(HEADER + summary + "\n" + issues, encoding="utf-8")
+    return path
+
+
+def _case(tmp_path: Path, summary: str) -> dict[str, object]:
+    result = extract_letter(_letter(tmp_path, summary))
+    assert result.case is not None, [d.render() for d in result.problems]
+    return case_document(result.case)
+
+
+def test_header_items_and_citations(tmp_path: Path) -> None:
+    data = _case(tmp_path, "The injured worker is a 52 year old female. Evaluated on 12/20/2016 for low back pain.")
+    assert data["case_id"] == "CM99-0000001"
+    assert data["claim"] == {"injury_date": "2016-11-01"}
+    assert data["patient"] == {"age": 52, "sex": "female"}
+    assert data["request_date"] == "2016-12-20"
+    items = data["requested_items"]
+    assert isinstance(items, list)
+    assert items[0] == {"id": "1", "description": "Physical therapy 2 times a week for 3 weeks for the lumbar spine",
+                        "service": "physical_therapy", "body_region": "lumbar", "frequency_per_week": 2,
+                        "duration_weeks": 3}
+    assert items[1]["service"] == "imaging_mri" and items[1]["body_region"] == "knee"
+    recorded = data["recorded"]
+    assert isinstance(recorded, dict)
+    assert recorded["decision_date"] == "2017-02-01"
+    assert recorded["items"][0] == {"item": "1", "decision": "Overturned", "guideline": "cpmtg_2016",
+                                    "section": "Physical medicine treatment"}
+    assert recorded["items"][1]["guideline"] == "odg" and recorded["items"][1]["decision"] == "Upheld"
+
+
+def test_citation_parsing_pages_and_several_documents() -> None:
+    cite = parse_citation("Decision based on MTUS Chronic Pain Treatment Guidelines Page(s): 98-99.")
+    assert cite.primary.guideline == "cpmtg_2009" and cite.primary.pages == "98-99"
+    cite = parse_citation("Decision based on MTUS Neck and Upper Back Complaints 2004, Section(s): Special "
+                          "Studies, and Forearm, Wrist, and Hand Complaints 2004, Section(s): Special Studies.")
+    assert [ref.guideline for ref in cite.mtus] == ["acoem_2004_ch8", "acoem_2004_ch11"]
+    assert cite.mtus[0].section == "Special Studies"
+    assert parse_citation("The Expert Reviewer did not cite any medical evidence.").primary.guideline == "other"
+
+
+@pytest.mark.parametrize(("summary", "field", "expected"), [
+    ("The patient reports numbness in the left leg.", "radicular_symptoms", "present"),
+    ("The patient denies numbness or tingling.", "radicular_symptoms", "absent"),
+    ("There was possible numbness of the hand.", "radicular_symptoms", None),
+    ("Exam showed decreased sensation in the L5 dermatome.", "sensory_loss", "present"),
+    ("There was no weakness on examination.", "motor_weakness", "absent"),
+])
+def test_neurologic_findings_with_negation_and_uncertainty(tmp_path: Path, summary: str, field: str,
+                                                           expected: str | None) -> None:
+    data = _case(tmp_path, summary)
+    clinical = data.get("clinical", {})
+    assert isinstance(clinical, dict)
+    assert clinical.get("neurologic", {}).get(field) == expected
+
+
+def test_red_flags_spasm_work_status_and_pain(tmp_path: Path) -> None:
+    data = _case(tmp_path, "There were no red flags. Palpable spasm was noted. Pain was rated 6 out of 10. "
+                           "She remains on modified duty.")
+    clinical = data["clinical"]
+    assert isinstance(clinical, dict)
+    assert set(clinical["red_flags"].values()) == {"absent"} and len(clinical["red_flags"]) == 8
+    assert clinical["muscle_spasm"] == "present"
+    assert clinical["pain_score"] == 6
+    assert clinical["work_status"] == "modified_duty"
+
+
+def test_prior_treatment_count_and_functional_improvement(tmp_path: Path) -> None:
+    data = _case(tmp_path, "She completed 8 sessions of physical therapy with no documentation of functional "
+                           "improvement. Acupuncture helped with improved function.")
+    treatments = {t["type"]: t for t in data["clinical"]["prior_treatment"]}  # type: ignore[index]
+    assert treatments["physical_therapy"]["visits_completed"] == 8
+    assert treatments["physical_therapy"]["functional_improvement"] == "absent"
+    assert treatments["acupuncture"]["functional_improvement"] == "present"
+
+
+def test_diagnoses_imaging_surgery_and_provenance(tmp_path: Path) -> None:
+    summary = ("Diagnoses included lumbar disc herniation and right knee sprain. An MRI of the lumbar spine on "
+               "12/01/2016 revealed a disc protrusion. She is status post lumbar fusion on 05/01/2015.")
+    path = _letter(tmp_path, summary)
+    result = extract_letter(path)
+    assert result.case is not None
+    case = result.case
+    assert [(d.description, d.category, d.body_region) for d in case.diagnoses] == [
+        ("lumbar disc herniation", "disc_disorder", "lumbar"), ("right knee sprain", "sprain_strain", "knee")]
+    assert case.clinical.imaging is not None and case.clinical.imaging[0].modality == "mri"
+    assert case.clinical.imaging[0].abnormal == "present"
+    assert case.clinical.surgeries is not None and case.clinical.surgeries[0].procedure == "lumbar_fusion"
+    text = path.read_text(encoding="utf-8")
+    assert case.provenance
+    for entry in case.provenance:
+        assert entry.origin == "extracted" and entry.text
+        assert " ".join(text[entry.start:entry.end].split()).startswith(entry.text)
+    assert all(not entry.field.startswith("clinical") or entry.start < text.index("IMR ISSUES")
+               for entry in case.provenance)
+
+
+def test_facts_not_read_from_the_rationale(tmp_path: Path) -> None:
+    data = _case(tmp_path, "The worker is a 40 year old male.")
+    assert "neurologic" not in data.get("clinical", {})  # type: ignore[operator]
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    other = tmp_path / "other.txt"
+    other.write_text("Dear customer, your invoice is attached.", encoding="utf-8")
+    truncated = tmp_path / "truncated.txt"
+    truncated.write_text(HEADER + "A 40 year old male.", encoding="utf-8")
+    blank_pdf = tmp_path / "blank.pdf"
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    with blank_pdf.open("wb") as handle:
+        writer.write(handle)
+    messages = {path.name: extract_letter(path) for path in (empty, other, truncated, blank_pdf)}
+    assert all(result.case is None for result in messages.values())
+    assert "empty" in messages["empty.txt"].problems[0].message
+    assert "not an IMR" in messages["other.txt"].problems[0].message
+    assert "truncated" in messages["truncated.txt"].problems[0].message
+    assert "no text" in messages["blank.pdf"].problems[0].message
+    unmappable = _letter(tmp_path, "A 40 year old male.", ISSUES.replace("MRI of the right knee", "Zorbulator"),
+                         "odd.txt")
+    result = extract_letter(unmappable)
+    assert result.case is not None and result.case.requested_items[1].service == "other"
+    assert any("not in the vocabulary" in d.message for d in result.problems)
+    runner = CliRunner()
+    run = runner.invoke(app, ["extract", str(unmappable), str(empty), "-o", str(tmp_path / "out")])
+    assert run.exit_code == 3
+    assert (tmp_path / "out" / "CM99-0000001.yaml").exists()
+
+
+def _annotations() -> dict[str, list[dict[str, object]]]:
+    rows: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for line in (SHARED / "annotations" / "dev.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        rows[str(row["source_ref"]).split()[-1]].append(row)
+    return rows
+
+
+@pytest.mark.skipif(not (SHARED / "letters" / "dev").is_dir(), reason="shared letters not present")
+def test_every_shared_letter_extracts_with_the_annotated_decisions(tmp_path: Path) -> None:
+    from imr_rules.case_reader import read_case
+
+    annotations = _annotations()
+    letters = sorted((SHARED / "letters" / "dev").glob("*.txt")) + sorted((SHARED / "letters" / "seeds").glob("*.txt"))
+    compared = agreed = cited = 0
+    for letter in letters:
+        result = extract_letter(letter)
+        assert result.case is not None, [d.render() for d in result.problems]
+        assert result.case.recorded is not None
+        out = tmp_path / f"{letter.stem}.json"
+        out.write_text(json.dumps(case_document(result.case)), encoding="utf-8")
+        read_case(out)  # the full validation the CLI applies to case files
+        expected = annotations.get(letter.stem, [])
+        if letter.parent.name == "dev":
+            assert len(result.case.recorded.items) == len(expected), letter.name
+        for found, row in zip(result.case.recorded.items, expected, strict=False):
+            compared += 1
+            agreed += found.decision == row["decision"]
+        historical = Path(__file__).resolve().parents[1] / "cases" / "historical" / f"{letter.stem}.yaml"
+        if historical.exists():
+            recorded = read_case(historical).recorded
+            assert recorded is not None
+            cited += sum(a.guideline == b.guideline for a, b in zip(result.case.recorded.items, recorded.items,
+                                                                    strict=False))
+    assert compared == 239
+    assert agreed / compared >= 0.95, f"decision match {agreed}/{compared}"
+    assert cited / compared >= 0.95, f"guideline match {cited}/{compared}"

@@ -19,6 +19,7 @@ from .case_model import Case
 from .case_reader import read_case
 from .diagnostics import Diagnostic, InputError
 from .durable_adapter import EngineError
+from .evaluator import Evaluator
 from .model_errors import translate
 from .pipeline import default_rules_dir, evaluator, load_rule_base
 from .report import render_text
@@ -69,6 +70,14 @@ def _print_diagnostics(diagnostics: list[Diagnostic]) -> None:
         typer.echo(diagnostic.render(), err=True)
 
 
+def _evaluator_or_exit(rules: Path | None) -> Evaluator:
+    """The evaluator for a rules folder; a rule base with errors ends the command with exit code 4."""
+    try:
+        return evaluator(rules)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+
+
 def _fail(diagnostics: list[Diagnostic], code: int, what: str) -> typer.Exit:
     _print_diagnostics(diagnostics)
     errors = sum(1 for d in diagnostics if d.severity == "error")
@@ -86,10 +95,7 @@ def evaluate(
     out_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Decide every requested item of a case: Upheld / Overturned, with a cited rationale."""
-    try:
-        rule_base_evaluator = evaluator(rules)
-    except InputError as exc:
-        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    rule_base_evaluator = _evaluator_or_exit(rules)
     if str(case_file) == "-":
         from .batch import evaluate_stream
 
@@ -150,10 +156,7 @@ def replay(
     except (OSError, ValueError, KeyError, TypeError) as exc:
         typer.echo(f"{record_file}: error: not a decision record: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_CASE) from None
-    try:
-        engine = evaluator(rules)
-    except InputError as exc:
-        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    engine = _evaluator_or_exit(rules)
     again = decision_record(case, engine.evaluate(case))
     compared = ("decision", "basis", "rule", "citation", "rationale")
     differences = [f"item {new['item_id']}: {field} {old.get(field)!r} -> {new.get(field)!r}"
@@ -179,10 +182,7 @@ def explain(
     from .report import render_explanation
     from .whatif import what_would_change
 
-    try:
-        engine = evaluator(rules)
-    except InputError as exc:
-        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    engine = _evaluator_or_exit(rules)
     try:
         case = read_case(case_file)
     except InputError as exc:
@@ -248,10 +248,7 @@ def coverage_command(
     from .regress_report import render_coverage
     from .regression import ItemOutcome, case_files, coverage, evaluate_files
 
-    try:
-        engine = evaluator(rules)
-    except InputError as exc:
-        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    engine = _evaluator_or_exit(rules)
     rows: list[ItemOutcome] = []
     bad: list[Diagnostic] = []
     for file_result in evaluate_files(case_files(paths), engine):

@@ -13,6 +13,7 @@ quiescence are closed by the evaluator with an explicit fact (see evaluator.clos
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
@@ -89,17 +90,22 @@ class CompiledRuleBase:
     fact_ids: dict[str, str] = field(default_factory=dict)
     _compiled: dict[str, CompiledRuleset] = field(default_factory=dict)
 
-    def ruleset(self, service: str) -> CompiledRuleset | None:
-        """The ruleset deciding ``service`` (None: no rule addresses it), compiled on first use."""
+    def ruleset(self, service: str, region: str | None = None) -> CompiledRuleset | None:
+        """The ruleset deciding ``service`` in ``region`` (None: no rule addresses it), compiled on first use.
+
+        Routing by region as well as service keeps each network small: a case only pays for the joins of
+        the topics that can apply to it.
+        """
         if service not in self.services:
             return None
-        if service not in self._compiled:
-            self._compiled[service] = _compile_service(self.rule_base, service)
-        return self._compiled[service]
+        key = f"{service}.{region}" if region else service
+        if key not in self._compiled:
+            self._compiled[key] = _compile_service(self.rule_base, service, region)
+        return self._compiled[key]
 
     @property
     def rulesets(self) -> dict[str, CompiledRuleset]:
-        """Every service's ruleset (compiles all of them)."""
+        """Every service's ruleset over all regions (compiles all of them)."""
         return {service: ruleset for service in sorted(self.services)
                 if (ruleset := self.ruleset(service)) is not None}
 
@@ -306,17 +312,41 @@ def derivations_needed(derivations: list[Derivation], needed: set[str]) -> list[
     return [d for d in derivations if d in chosen]
 
 
-def _compile_service(rule_base: RuleBase, service: str) -> CompiledRuleset:
-    """One service's ruleset: its topics, and the shared derivations they need."""
-    base_facts = [name for name, spec in rule_base.facts.items() if spec.origin == "case"]
+ACTIVATION_FACTS = frozenset({"item.service", "item.body_region", "request.date"})
+TEMPLATE_FIELD = re.compile(r"\{([a-z][a-z0-9_.]*)\}")
+
+
+def _template_facts(topics: list[Topic]) -> set[str]:
+    """Facts the rationale and criterion templates of ``topics`` print, so they are projected too."""
+    texts: list[str] = []
+    for topic in topics:
+        texts += [topic.rationale.overturned, topic.rationale.upheld, topic.rationale.not_documented]
+        texts += [d.assumes or "" for d in topic.derive]
+        for criterion in topic.all_criteria():
+            if criterion.texts is not None:
+                texts += [criterion.texts.met, criterion.texts.not_met, criterion.texts.not_documented]
+    return {name for text in texts for name in TEMPLATE_FIELD.findall(text)}
+
+
+def _compile_service(rule_base: RuleBase, service: str, region: str | None = None) -> CompiledRuleset:
+    """One service's ruleset (for one region, or all): its topics, and the shared derivations they need."""
     writer = _RuleWriter()
     writer.definition["sentinel"] = {"all": [{"m": {"t": "sentinel"}}]}
-    topics = [t for t in rule_base.topics if service in t.services]
-    for derivation in derivations_needed(rule_base.derivations, facts_needed(topics)):
+    topics = [t for t in rule_base.topics if service in t.services
+              and (region is None or t.body_regions is None or region in t.body_regions)]
+    shared = derivations_needed(rule_base.derivations, facts_needed(topics) | _template_facts(topics))
+    read = facts_needed(topics) | _template_facts(topics) | ACTIVATION_FACTS
+    for derivation in shared:
+        read |= {f for c in derivation.when for f in c.facts_read}
+        read |= {f for _, e in derivation.conclusions for f in e.facts_read}
+        read |= set(TEMPLATE_FIELD.findall(derivation.assumes or ""))
+    base_facts = [name for name, spec in rule_base.facts.items() if spec.origin == "case" and name in read]
+    for derivation in shared:
         _compile_derivation(writer, derivation, None)
     for topic in topics:
         _compile_topic(writer, topic)
-    return CompiledRuleset(f"imr_{service}", writer.definition, writer.actions, topics, base_facts)
+    name = f"imr_{service}_{region}" if region else f"imr_{service}"
+    return CompiledRuleset(name, writer.definition, writer.actions, topics, base_facts)
 
 
 def compile_rule_base(rule_base: RuleBase) -> CompiledRuleBase:

@@ -92,7 +92,7 @@ class Evaluator:
 
         ``overrides`` replaces base facts (``None``: not documented): what-if evaluation of changed facts.
         """
-        ruleset = self._ruleset(item.service.value)
+        ruleset = self._ruleset(item.service.value, item.body_region.value)
         if ruleset is None:
             return not_addressed_result(item, self.compiled.rule_base, case.request_date, ItemSession(item))
         session = ItemSession(item)
@@ -103,9 +103,9 @@ class Evaluator:
             return not_addressed_result(item, self.compiled.rule_base, case.request_date, session)
         return build_item_result(self.compiled.rule_base, session)
 
-    def _ruleset(self, service: str) -> CompiledRuleset | None:
-        """The service's ruleset, registered in the engine on first use (a case touches few services)."""
-        ruleset = self.compiled.ruleset(service)
+    def _ruleset(self, service: str, region: str) -> CompiledRuleset | None:
+        """The ruleset for a service and region, registered in the engine on first use."""
+        ruleset = self.compiled.ruleset(service, region)
         if ruleset is not None and ruleset.name not in self._registered:
             self.engine.register(ruleset.name, ruleset.definition)
             self._registered.add(ruleset.name)

@@ -23,32 +23,30 @@ Received:
 Certification(s)/Specialty: Orthopedic Surgery
 
 CLINICAL CASE SUMMARY
-The expert reviewer developed the following clinical case summary based on a review of the
-case file, including all medical records:
+Synthetic summary written for this test.
 
 """
 ISSUES = """
 IMR ISSUES, DECISIONS AND RATIONALES
-The Final Determination was based on decisions for the disputed items/services set forth below:
+Synthetic items follow.
 
 Physical therapy 2 times a week for 3 weeks for the lumbar spine: Overturned
 
 Claims Administrator guideline: Decision based on MTUS Low Back Complaints 2004.
-
+(synthetic)
 MAXIMUS guideline: Decision based on MTUS Chronic Pain Medical Treatment 2016,
-Section(s): Physical medicine treatment.
+Section(s): Synthetic test section.
 
-Decision rationale: synthetic rationale that must never be read for facts: no numbness here.
+Decision rationale: the synthetic synthetic rationale that must never be read for facts: no numbness here.
 
-MRI of the right knee: Upheld
+Knee MRI, right side: Upheld
 
 Claims Administrator guideline: Decision based on MTUS Knee Complaints 2004.
-
-MAXIMUS guideline: The Expert Reviewer based their decision on recommendation(s) outside
-of the MTUS Guidelines. Decision based on Non-MTUS Citation Official Disability Guidelines
+(synthetic)
+MAXIMUS guideline: Decision based on Non-MTUS Citation Official Disability Guidelines
 (ODG) Knee, MRI.
 
-Decision rationale: synthetic.
+Decision rationale: the synthetic synthetic.
 """
 
 
@@ -80,17 +78,17 @@ def test_header_items_and_citations(tmp_path: Path) -> None:
     assert isinstance(recorded, dict)
     assert recorded["decision_date"] == "2017-02-01"
     assert recorded["items"][0] == {"item": "1", "decision": "Overturned", "guideline": "cpmtg_2016",
-                                    "section": "Physical medicine treatment"}
+                                    "section": "Synthetic test section"}
     assert recorded["items"][1]["guideline"] == "odg" and recorded["items"][1]["decision"] == "Upheld"
 
 
 def test_citation_parsing_pages_and_several_documents() -> None:
     cite = parse_citation("Decision based on MTUS Chronic Pain Treatment Guidelines Page(s): 98-99.")
     assert cite.primary.guideline == "cpmtg_2009" and cite.primary.pages == "98-99"
-    cite = parse_citation("Decision based on MTUS Neck and Upper Back Complaints 2004, Section(s): Special "
-                          "Studies, and Forearm, Wrist, and Hand Complaints 2004, Section(s): Special Studies.")
+    cite = parse_citation("Decision based on MTUS Neck and Upper Back Complaints 2004, Section(s): Summary, "
+                          "and Forearm, Wrist, and Hand Complaints 2004, Section(s): Initial Care.")
     assert [ref.guideline for ref in cite.mtus] == ["acoem_2004_ch8", "acoem_2004_ch11"]
-    assert cite.mtus[0].section == "Special Studies"
+    assert cite.mtus[0].section == "Summary"
     assert parse_citation("The Expert Reviewer did not cite any medical evidence.").primary.guideline == "other"
 
 
@@ -175,7 +173,7 @@ def test_bad_inputs(tmp_path: Path) -> None:
     assert "not an IMR" in messages["other.txt"].problems[0].message
     assert "truncated" in messages["truncated.txt"].problems[0].message
     assert "no text" in messages["blank.pdf"].problems[0].message
-    unmappable = _letter(tmp_path, "A 40 year old male.", ISSUES.replace("MRI of the right knee", "Zorbulator"),
+    unmappable = _letter(tmp_path, "A 40 year old male.", ISSUES.replace("Knee MRI, right side", "Zorbulator"),
                          "odd.txt")
     result = extract_letter(unmappable)
     assert result.case is not None and result.case.requested_items[1].service == "other"

@@ -81,7 +81,7 @@ class CompiledRuleset:
 
 @dataclass
 class CompiledRuleBase:
-    """The rule base compiled for the engine: a ruleset per service (compiled when first needed), id tables."""
+    """The rule base compiled for the engine: a ruleset per service and region (compiled when first needed)."""
 
     rule_base: RuleBase
     services: frozenset[str]

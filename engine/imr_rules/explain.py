@@ -85,9 +85,7 @@ def _asks_for(fact: str, rule_base: RuleBase, session: ItemSession, seen: set[st
     if known is not None:
         return []
     asks: list[str] = []
-    derivations = [d for d in rule_base.derivations + [d for t in session.active for d in t.derive]
-                   if any(name == fact for name, _ in d.conclusions)]
-    for derivation in derivations:
+    for derivation in rule_base.derivations_of(fact):
         inputs = [c.fact for c in derivation.when] + [f for c in derivation.when for f in c.facts_read[1:]]
         inputs += [f for name, e in derivation.conclusions if name == fact for f in e.facts_read]
         for name in inputs:

@@ -6,7 +6,7 @@ import datetime as dt
 import html
 from xml.etree import ElementTree
 
-from .regression import CoverageRow, Flip, ItemOutcome, Metrics
+from .regression import CategoryRow, Flip, ItemOutcome, Metrics
 
 DECISIONS = ("Upheld", "Overturned")
 PREDICTED = ("Upheld", "Overturned", "Not addressed")
@@ -157,11 +157,11 @@ td.ok {{ background: #c8e6c9; }} td.bad {{ background: #ffcdd2; }} td.na {{ back
 """
 
 
-def render_coverage(rows: list[CoverageRow], measured: dt.date, rule_base_version: str) -> str:
+def render_coverage(rows: list[CategoryRow], measured: dt.date, rule_base_version: str) -> str:
     """The coverage table: items, addressed share and decision agreement per service category."""
     lines = [f"Coverage measured {measured.isoformat()} with rule base {rule_base_version}", "",
              f"{'category':<32}{'items':>6}{'addressed':>11}{'share':>8}{'agree':>8}"]
-    total = CoverageRow("TOTAL")
+    total = CategoryRow("TOTAL")
     for row in rows:
         lines.append(_coverage_line(row))
         total.items += row.items
@@ -174,6 +174,6 @@ def render_coverage(rows: list[CoverageRow], measured: dt.date, rule_base_versio
     return "\n".join(lines) + "\n"
 
 
-def _coverage_line(row: CoverageRow) -> str:
+def _coverage_line(row: CategoryRow) -> str:
     agree = f"{row.agree}/{row.recorded}" if row.recorded else "-"
     return f"{row.category:<32}{row.items:>6}{row.addressed:>11}{row.share:>8.0%}{agree:>8}"

@@ -145,35 +145,9 @@ def _deciding(item: ItemResult) -> str | None:
     return None
 
 
-@dataclass
-class CoverageRow:
-    """Coverage and agreement for one service category."""
-
-    category: str
-    items: int = 0
-    addressed: int = 0
-    agree: int = 0
-    recorded: int = 0
-
-    @property
-    def share(self) -> float:
-        """Share of items addressed."""
-        return self.addressed / self.items if self.items else 0.0
-
-
-def coverage(rows: Iterable[ItemOutcome]) -> list[CoverageRow]:
-    """Per-category coverage (addressed share) and decision agreement among addressed recorded items."""
-    table: dict[str, CoverageRow] = defaultdict(lambda: CoverageRow(""))
-    for row in rows:
-        entry = table[row.service]
-        entry.category = row.service
-        entry.items += 1
-        if row.addressed:
-            entry.addressed += 1
-            if row.recorded_decision is not None:
-                entry.recorded += 1
-                entry.agree += row.decision == row.recorded_decision
-    return sorted(table.values(), key=lambda r: (-r.items, r.category))
+def coverage(rows: Iterable[ItemOutcome]) -> list[CategoryRow]:
+    """Per-category coverage (addressed share) and decision agreement, over every item given."""
+    return category_rows(rows)
 
 
 @dataclass
@@ -233,14 +207,36 @@ class BinaryCounts:
 
 @dataclass
 class CategoryRow:
-    """Regression figures for one service category."""
+    """Coverage and regression figures for one service category."""
 
     category: str
     items: int = 0
     addressed: int = 0
+    recorded: int = 0
     agree: int = 0
     overturned: int = 0
     overturned_found: int = 0
+
+    @property
+    def share(self) -> float:
+        """Share of items addressed."""
+        return self.addressed / self.items if self.items else 0.0
+
+
+def category_rows(rows: Iterable[ItemOutcome]) -> list[CategoryRow]:
+    """Items, addressed, agreement and Overturned items found, per service category (largest first)."""
+    categories: dict[str, CategoryRow] = {}
+    for row in rows:
+        category = categories.setdefault(row.service, CategoryRow(row.service))
+        category.items += 1
+        category.overturned += row.recorded_decision == "Overturned"
+        if row.addressed:
+            category.addressed += 1
+            if row.recorded_decision is not None:
+                category.recorded += 1
+                category.agree += row.agrees
+                category.overturned_found += row.agrees and row.decision == "Overturned"
+    return sorted(categories.values(), key=lambda c: (-c.items, c.category))
 
 
 @dataclass
@@ -295,25 +291,18 @@ def compute_metrics(rows: Iterable[ItemOutcome]) -> Metrics:
     recorded = [r for r in rows if r.recorded_decision is not None]
     confusion: dict[tuple[str, str], int] = defaultdict(int)
     binary = BinaryCounts()
-    categories: dict[str, CategoryRow] = {}
     for row in recorded:
         assert row.recorded_decision is not None
         confusion[(row.recorded_decision, row.decision)] += 1
-        category = categories.setdefault(row.service, CategoryRow(row.service))
-        category.items += 1
-        category.overturned += row.recorded_decision == "Overturned"
         if row.addressed:
             binary.add(row.recorded_decision, row.decision)
-            category.addressed += 1
-            category.agree += row.agrees
-            category.overturned_found += row.agrees and row.decision == "Overturned"
     same_guideline = [r.same_guideline for r in recorded if r.same_guideline is not None]
     same_place = [r.same_place for r in recorded if r.same_place is not None]
     return Metrics(
         items=len(recorded), addressed=sum(r.addressed for r in recorded), agree=sum(r.agrees for r in recorded),
         confusion=dict(confusion), binary=binary, guideline_compared=len(same_guideline),
         guideline_agree=sum(same_guideline), place_compared=len(same_place), place_agree=sum(same_place),
-        categories=sorted(categories.values(), key=lambda c: (-c.items, c.category)),
+        categories=category_rows(recorded),
         overturned_total=sum(r.recorded_decision == "Overturned" for r in recorded))
 
 

@@ -272,6 +272,11 @@ class RuleBase:
     topics: list[Topic]
     files: list[Path] = field(default_factory=list)
 
+    def derivations_of(self, fact: str) -> list[Derivation]:
+        """Every derivation (shared or topic-scoped) that concludes ``fact``."""
+        every = self.derivations + [d for t in self.topics for d in t.derive]
+        return [d for d in every if any(name == fact for name, _ in d.conclusions)]
+
     def topic(self, topic_id: str) -> Topic:
         """The topic rule with this id."""
         for topic in self.topics:

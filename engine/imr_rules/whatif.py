@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from .case_model import Case
-from .compiler import derivations_needed, facts_needed
 from .conditions import FactRef
 from .evaluator import Evaluator
 from .facts import project_item
@@ -51,19 +50,8 @@ class Change:
         return {fact: after for fact, _, after in self.changes}
 
 
-def _base_facts_read(rule_base: RuleBase, item: ItemResult) -> list[str]:
-    topics = [t for t in rule_base.topics if item.service in t.services]
-    chosen = [t for t in topics if t.id == item.rule] or topics
-    needed = facts_needed(chosen)
-    for derivation in derivations_needed(rule_base.derivations, needed) + [d for t in chosen for d in t.derive]:
-        needed |= {f for c in derivation.when for f in c.facts_read}
-        needed |= {f for _, e in derivation.conclusions for f in e.facts_read}
-    return sorted(n for n in needed if rule_base.facts[n].origin == "case" and n not in FIXED)
-
-
 def _blocking_facts(rule_base: RuleBase, item: ItemResult) -> set[str]:
     """Base facts behind the criteria that are not met: the ones worth changing first."""
-    derivations = rule_base.derivations + [d for t in rule_base.topics for d in t.derive]
     pending = [r.name for c in item.criteria if c.state != "met" for r in c.reads]
     pending += [name.strip() for c in item.criteria if c.note and c.note.startswith("not established:")
                 for name in c.note.split(":", 1)[1].split(",")]
@@ -73,10 +61,9 @@ def _blocking_facts(rule_base: RuleBase, item: ItemResult) -> set[str]:
         if name in found or name not in rule_base.facts:
             continue
         found.add(name)
-        for derivation in derivations:
-            if any(concluded == name for concluded, _ in derivation.conclusions):
-                pending += [f for c in derivation.when for f in c.facts_read]
-                pending += [f for _, e in derivation.conclusions for f in e.facts_read]
+        for derivation in rule_base.derivations_of(name):
+            pending += [f for c in derivation.when for f in c.facts_read]
+            pending += [f for _, e in derivation.conclusions for f in e.facts_read]
     return found
 
 
@@ -154,7 +141,9 @@ def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int
         return evaluator.evaluate_item(case, item, others, overrides)
 
     blocking = _blocking_facts(rule_base, base)
-    facts = sorted(_base_facts_read(rule_base, base), key=lambda f: (f not in blocking, f))
+    ruleset = evaluator.compiled.ruleset(item.service.value, item.body_region.value)
+    readable = [f for f in (ruleset.base_facts if ruleset else []) if f not in FIXED]  # what the rules read
+    facts = sorted(readable, key=lambda f: (f not in blocking, f))
     found: list[Change] = []
     pool: list[tuple[int, str, Any]] = []  # (progress score, fact, value) of single changes that did not flip
     budget = MAX_SINGLE

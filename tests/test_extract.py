@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -77,8 +78,11 @@ def test_header_items_and_citations(tmp_path: Path) -> None:
     recorded = data["recorded"]
     assert isinstance(recorded, dict)
     assert recorded["decision_date"] == "2017-02-01"
+    assert recorded["ur_denial_date"] == "2017-01-02" and recorded["application_received"] == "2017-01-04"
+    assert recorded["reviewer_specialty"] == "Orthopedic Surgery" and recorded["priority"] == "Standard"
     assert recorded["items"][0] == {"item": "1", "decision": "Overturned", "guideline": "cpmtg_2016",
-                                    "section": "Synthetic test section"}
+                                    "section": "Synthetic test section",
+                                    "claims_administrator_guideline": "acoem_2004_ch12"}
     assert recorded["items"][1]["guideline"] == "odg" and recorded["items"][1]["decision"] == "Upheld"
 
 
@@ -125,6 +129,105 @@ def test_prior_treatment_count_and_functional_improvement(tmp_path: Path) -> Non
     assert treatments["physical_therapy"]["visits_completed"] == 8
     assert treatments["physical_therapy"]["functional_improvement"] == "absent"
     assert treatments["acupuncture"]["functional_improvement"] == "present"
+
+
+def _clinical(tmp_path: Path, summary: str) -> dict[str, Any]:
+    clinical = _case(tmp_path, summary).get("clinical", {})
+    assert isinstance(clinical, dict)
+    return clinical
+
+
+def test_medications_in_use_with_start_and_response(tmp_path: Path) -> None:
+    clinical = _clinical(tmp_path, "Seen on 08/02/2016. She has been taking Norco10/325 since 06/01/2016 with 40% "
+                                   "pain relief. Evaluated on 12/20/2016. The provider asked for naproxen.")
+    assert clinical["medications"] == [{"name": "Norco10/325", "drug_class": "opioid", "start_date": "2016-06-01",
+                                        "response": "present"}]
+
+
+def test_medication_named_only_at_the_latest_visit_is_the_request(tmp_path: Path) -> None:
+    clinical = _clinical(tmp_path, "On 10/02/2016 she was on cyclobenzaprine. On 12/20/2016 ibuprofen was prescribed.")
+    assert [m["drug_class"] for m in clinical["medications"]] == ["muscle_relaxant"]
+    assert clinical["medications"][0]["start_date"] == "2016-10-02"
+
+
+@pytest.mark.parametrize(("summary", "expected"), [
+    ("Evaluated on 12/20/2016. She is not taking any medications at present.", []),
+    ("Evaluated on 12/20/2016. Medication efficacy was not discussed.", None),
+    ("On 11/02/2016 he reported no side effects from tramadol. Evaluated on 12/20/2016.", ["opioid"]),
+])
+def test_medication_list_documented_or_not(tmp_path: Path, summary: str, expected: list[str] | None) -> None:
+    medications = _clinical(tmp_path, summary).get("medications")
+    assert (None if medications is None else [m["drug_class"] for m in medications]) == expected
+
+
+def test_opioid_monitoring(tmp_path: Path) -> None:
+    clinical = _clinical(tmp_path, "A urine drug screen on 11/15/2016 was consistent. He denies side effects. "
+                                   "Pain is 8/10 without medications and 4/10 with medications. There is no "
+                                   "documentation of a CURES report.")
+    assert clinical["opioid_monitoring"] == {"urine_drug_screen_recent": "present", "cures_checked": "absent",
+                                             "adverse_effects_assessed": "present", "analgesia_documented": "present"}
+    assert _clinical(tmp_path, "There is no documentation of side effects or of aberrant behavior.")[
+        "opioid_monitoring"] == {"adverse_effects_assessed": "absent", "aberrant_behavior_assessed": "absent"}
+
+
+def test_conservative_care_function_and_surgery(tmp_path: Path) -> None:
+    clinical = _clinical(tmp_path, "Pain persists despite conservative treatment. She does a home exercise program. "
+                                   "She has difficulty lifting. Surgery was recommended by the orthopedist.")
+    assert clinical["conservative_care"] == {"failed": "present", "home_exercise_program": "present"}
+    assert clinical["functional_status"] == {"deficits_documented": "present"}
+    assert clinical["surgery_planned"] == "present"
+    clinical = _clinical(tmp_path, "He is not a surgical candidate. No functional deficits were found on exam. "
+                                   "The knee arthroscopy was authorized on 11/01/2016.")
+    assert clinical["surgery_planned"] == "absent"
+    assert clinical["functional_status"] == {"deficits_documented": "absent"}
+    assert clinical["surgery_authorized"] == "present"
+
+
+def test_gi_and_neuropathic_findings(tmp_path: Path) -> None:
+    clinical = _clinical(tmp_path, "He denies GI upset. The leg pain is neuropathic in character.")
+    assert clinical["dyspepsia"] == "absent" and clinical["neuropathic_pain"] == "present"
+
+
+@pytest.mark.parametrize("summary", [
+    "Treatment to date has included medications and a brace.",
+    "There is no record that she attended any physical therapy.",
+])
+def test_stated_treatment_history_documents_what_was_not_given(tmp_path: Path, summary: str) -> None:
+    assert _clinical(tmp_path, summary)["prior_treatment"] == []
+
+
+def test_treatment_history_clause_keeps_given_treatment(tmp_path: Path) -> None:
+    clinical = _clinical(tmp_path, "Treatment to date has included 6 sessions of physical therapy, and acupuncture "
+                                   "was recommended.")
+    assert clinical["prior_treatment"] == [{"type": "physical_therapy", "visits_completed": 6}]
+
+
+def test_visits_certified_when_review_modified_the_request(tmp_path: Path) -> None:
+    issues = ISSUES.replace("Physical therapy 2 times a week for 3 weeks for the lumbar spine",
+                            "Physical therapy 2 sessions for the lumbar spine")
+    summary = ("On 01/02/2017 the utilization review modified the request. Physical therapy for 8 sessions "
+               "for the lumbar spine was the original request.")
+    result = extract_letter(_letter(tmp_path, summary, issues))
+    assert result.case is not None and result.case.clinical.prior_treatment is not None
+    [certified] = result.case.clinical.prior_treatment
+    assert (certified.type, certified.visits_authorized, certified.visits_completed) == ("physical_therapy", 6, None)
+
+
+def test_items_requested_with_a_surgery_are_linked_to_it(tmp_path: Path) -> None:
+    issues = ISSUES.replace("Physical therapy 2 times a week for 3 weeks for the lumbar spine",
+                            "Right knee arthroscopy with meniscectomy").replace(
+        "Knee MRI, right side", "Associated surgical service: cold therapy unit")
+    result = extract_letter(_letter(tmp_path, "Knee pain.", issues))
+    assert result.case is not None
+    surgery, cold = result.case.requested_items
+    assert surgery.service == "surgery" and surgery.ancillary_to is None
+    assert cold.ancillary_to == "1" and cold.body_region == "knee"
+
+
+def test_dates_written_with_month_names(tmp_path: Path) -> None:
+    data = _case(tmp_path, "She was hurt in an industrial injury of November 1, 2016. On an RFA form dated "
+                           "December 20, 2016, therapy was requested.")
+    assert data["request_date"] == "2016-12-20"
 
 
 def test_diagnoses_imaging_surgery_and_provenance(tmp_path: Path) -> None:

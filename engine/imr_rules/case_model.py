@@ -243,6 +243,8 @@ class RecordedItem(_Strict):
     guideline: str = Field(description="Guideline id from the registry, or free text for non-MTUS sources.")
     section: str | None = None
     pages: str | None = None
+    claims_administrator_guideline: str | None = Field(
+        default=None, description="Guideline the claims administrator (UR) cited, as a registry id or free text.")
 
 
 class Recorded(_Strict):
@@ -250,6 +252,10 @@ class Recorded(_Strict):
 
     source: str | None = None
     decision_date: dt.date | None = None
+    ur_denial_date: dt.date | None = None
+    application_received: dt.date | None = Field(default=None, description="Date the IMR application was received.")
+    reviewer_specialty: str | None = None
+    priority: str | None = Field(default=None, description="IMR priority, e.g. 'Standard' or 'Expedited'.")
     items: list[RecordedItem] = Field(min_length=1)
 
 

@@ -291,7 +291,8 @@ def _read_accepted(path: Path | None) -> dict[str, str]:
 
 @app.command()
 def regress(
-    paths: Annotated[list[Path], typer.Argument(help="Case files or folders with recorded outcomes.",
+    paths: Annotated[list[Path], typer.Argument(help="Case files, IMR letters (PDF or text, extracted on the fly) "
+                                                     "or folders of either, with recorded outcomes.",
                                                 show_default=False)],
     rules: RulesOption = None,
     baseline: Annotated[Path | None, typer.Option(help="Compare with this baseline (JSON).")] = None,
@@ -334,6 +335,11 @@ def regress(
         junit.write_text(regress_report.render_junit(rows))
     if html_file:
         html_file.write_text(regress_report.render_html(metrics, rows, flips, today, rule_base.version))
+    letters = [result for result in results if result.extracted]
+    if letters:
+        warned = sum(1 for result in letters if result.warnings)
+        typer.echo(f"{len(letters)} letter(s) extracted on the fly; {warned} with extraction warnings "
+                   f"(`imr-rules extract LETTER` lists them)", err=True)
     if problems:
         _print_diagnostics(problems)
         raise typer.Exit(EXIT_BAD_CASE)

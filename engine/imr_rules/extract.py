@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ from pydantic import ValidationError
 from .case_model import Case
 from .diagnostics import Diagnostic, display_path
 from .extract_facts import extract_facts
-from .letters import Letter, LetterError, Problem, parse_letter, read_text
+from .letters import Letter, LetterError, LetterItem, Problem, parse_letter, read_text
+from .vocabulary import BodyRegion, Service
 
 
 @dataclass
@@ -75,6 +77,7 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
                                        f"'{item.body_region.value}' is taken from the diagnoses",
                                        "check the body region", "warning"))
     clinical = dict(facts.clinical)
+    _certified_part(clinical, letter.items, facts.original_requests)
     surgeries = [s for s in clinical.get("surgeries", []) if dt.date.fromisoformat(s["date"]) <= request
                  and dt.date.fromisoformat(s["date"]) >= injury - dt.timedelta(days=36500)]
     if "surgeries" in clinical:
@@ -93,17 +96,17 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         "patient": {key: value for key, value in (("age", facts.age), ("sex", facts.sex)) if value is not None},
         "diagnoses": facts.diagnoses,
         "request_date": request.isoformat(),
-        "requested_items": [_item(str(number), item) for number, item in enumerate(letter.items, start=1)],
+        "requested_items": _items(letter.items),
         "clinical": clinical,
         "recorded": {
             "source": f"DWC IMR {header.case_number}" if header.case_number else path.name,
             "items": [_recorded(str(number), item) for number, item in enumerate(letter.items, start=1)],
         },
     }
-    if header.reviewer_specialty:
-        data["description"] += f" Reviewer specialty: {header.reviewer_specialty}."
-    if header.decision_date:
-        data["recorded"]["decision_date"] = header.decision_date.isoformat()
+    for key in ("decision_date", "ur_denial_date", "application_received", "reviewer_specialty", "priority"):
+        value = getattr(header, key)
+        if value is not None:
+            data["recorded"][key] = value.isoformat() if isinstance(value, dt.date) else value
     data["provenance"] = [{"origin": "extracted", "field": s.field, "start": s.start, "end": s.end,
                            "text": " ".join(s.text.split())[:200]} for s in spans]
     try:
@@ -120,7 +123,51 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
     return Extraction(name, case, letter, problems)
 
 
-def _item(item_id: str, item: Any) -> dict[str, Any]:
+_ANCILLARY = re.compile(r"^associated surgical service|\bassist(?:ant)?\b|\bpre-?op(?:erative)?\b|"
+                        r"\bpost-?op(?:erative)?\b|(?:medical|surgical) clearance", re.I)
+
+
+def _items(items: list[LetterItem]) -> list[dict[str, Any]]:
+    """The requested items; one requested with a surgery of the same letter is linked to it (ancillary_to).
+
+    Associated surgical services, assistants, pre- and post-operative services are linked to the
+    nearest surgery listed before them (or the first one); they take its body region when their own
+    title names none.
+    """
+    surgeries = [index for index, item in enumerate(items) if item.service == Service.surgery]
+    documents = []
+    for index, item in enumerate(items):
+        data = _item(str(index + 1), item)
+        if surgeries and item.service != Service.surgery and _ANCILLARY.search(item.title):
+            before = [s for s in surgeries if s < index]
+            procedure = before[-1] if before else surgeries[0]
+            data["ancillary_to"] = str(procedure + 1)
+            if not item.region_stated and item.body_region != BodyRegion.systemic:
+                data["body_region"] = items[procedure].body_region.value
+        documents.append(data)
+    return documents
+
+
+_VISIT_SERVICES = {Service.physical_therapy, Service.chiropractic, Service.acupuncture, Service.occupational_therapy,
+                   Service.massage, Service.aquatic_therapy}
+
+
+def _certified_part(clinical: dict[str, Any], items: list[LetterItem],
+                    original_requests: list[tuple[Service, int]]) -> None:
+    """Visits utilization review certified when it modified a request: the original count less the disputed one."""
+    for item in items:
+        if item.service not in _VISIT_SERVICES or item.visits is None:
+            continue
+        for service, original in original_requests:
+            if service == item.service and original > item.visits:
+                clinical.setdefault("prior_treatment", []).append({
+                    "type": service.value, "body_region": item.body_region.value,
+                    "visits_authorized": original - item.visits,
+                    "note": f"certified by utilization review from an original request of {original} visits"})
+                break
+
+
+def _item(item_id: str, item: LetterItem) -> dict[str, Any]:
     data: dict[str, Any] = {"id": item_id, "description": item.title[:300], "service": item.service.value,
                             "body_region": item.body_region.value}
     for key in ("visits", "frequency_per_week", "duration_weeks", "quantity", "drug"):
@@ -130,7 +177,7 @@ def _item(item_id: str, item: Any) -> dict[str, Any]:
     return data
 
 
-def _recorded(item_id: str, item: Any) -> dict[str, Any]:
+def _recorded(item_id: str, item: LetterItem) -> dict[str, Any]:
     data: dict[str, Any] = {"item": item_id, "decision": item.decision, "guideline": "other"}
     if item.reviewer is not None:
         primary = item.reviewer.primary
@@ -141,6 +188,8 @@ def _recorded(item_id: str, item: Any) -> dict[str, Any]:
             data["pages"] = primary.pages
         if primary.guideline in ("odg", "other") and item.reviewer.non_mtus:
             data["section"] = item.reviewer.non_mtus[0][:200]
+    if item.claims_administrator is not None:
+        data["claims_administrator_guideline"] = item.claims_administrator.primary.guideline
     return data
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .letters import Span, map_regions, parse_date
+from .letters import DRUG_NAMES, Span, map_regions, parse_date
 from .vocabulary import BodyRegion, DiagnosisCategory, Procedure, Service
 
 # (label, phrases): each phrase becomes a medspaCy TargetRule with that label.
@@ -54,16 +54,47 @@ _TARGETS: dict[str, list[str]] = {
                            "work restrictions"],
     "WORK_full_duty": ["full duty", "regular duty", "full work duty", "regular work"],
     "WORK_retired": ["retired"],
+    "MED_GENERIC": ["medication", "medications", "medicines", "medication regimen"],
+    "RELIEF": ["relief", "pain relief", "helps", "helped", "helpful", "effective", "reduces pain", "reduced pain",
+               "decreases pain", "decreased pain", "efficacy"],
+    "UDS": ["urine drug screen", "urine drug screens", "urine drug test", "urine drug testing", "urine toxicology",
+            "urine toxicology screen", "UDS", "UDT", "drug screen", "toxicology screen"],
+    "CURES": ["CURES", "CURES report", "PDMP", "prescription drug monitoring"],
+    "SIDE": ["side effects", "side effect", "adverse effects", "adverse effect"],
+    "ABERRANT": ["aberrant behavior", "aberrant behaviors", "aberrant drug behavior", "aberrant drug-taking behavior",
+                 "drug seeking", "drug-seeking"],
+    "CONSERVATIVE": ["conservative care", "conservative treatment", "conservative treatments",
+                     "conservative management", "conservative measures", "conservative therapy"],
+    "HEP": ["home exercise program", "home exercises", "home exercise", "HEP", "home program"],
+    "DEFICIT": ["decreased range of motion", "reduced range of motion", "limited range of motion",
+                "restricted range of motion", "decreased ROM", "limited ROM", "difficulty", "difficulties",
+                "unable to", "antalgic gait", "limping", "limited motion", "functional deficits",
+                "functional limitations", "functional deficit", "objective deficits", "objective functional deficits",
+                "functional limitation"],
+    "GOALS": ["functional goals", "treatment goals", "goals", "functional goal"],
+    "SURGERY": ["surgery", "surgical candidate", "candidate for surgery", "surgical intervention",
+                "operative intervention", "surgical treatment", "surgical consultation", "surgical procedure"],
+    "DYSPEPSIA": ["dyspepsia", "GI upset", "gastrointestinal upset", "stomach upset", "upset stomach", "gastritis",
+                  "heartburn", "acid reflux", "GERD", "GI symptoms", "gastrointestinal symptoms", "GI complaints",
+                  "gastrointestinal complaints", "stomach pain", "GI distress", "GI issues", "gastrointestinal issues"],
+    "GI_RISK": ["GI bleed", "GI bleeding", "gastrointestinal bleeding", "gastrointestinal bleed", "peptic ulcer",
+                "ulcer", "ulcers", "GI risk factors", "gastrointestinal risk factors", "GI risk", "risk factors for GI",
+                "gastrointestinal risk"],
+    "NEUROPATHIC": ["neuropathic pain", "neuropathy", "neuropathic"],
+    "HOMEBOUND": ["homebound", "home bound", "confined to the home"],
 }
 
 _AGE_SEX = re.compile(r"(\d{2,3})[- ]year[- ]old\s+(?:\w+\s+)?(male|female|man|woman|gentleman|lady)", re.I)
 _PAIN = re.compile(r"(?:pain|rated|rating|level|score)[^.]{0,40}?\b(\d{1,2})(?:\s*(?:-|to)\s*(\d{1,2}))?"
                    r"\s*(?:/\s*10|out of 10|on a (?:10|ten)[- ]point)", re.I)
-_DATE_RE = r"(\d{1,2}[/-]\d{1,2}[/-]\d{2,4})"
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DATE_RE = (r"(\d{1,2}[/-]\d{1,2}[/-]\d{2,4}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+"
+            r"\d{1,2},?\s+\d{4})")
 _RFA = re.compile(r"(?:request for authori[sz]ation|RFA)[^.]{0,40}?(?:dated|of|on)\s+" + _DATE_RE, re.I)
 _VISIT = re.compile(r"(?:progress report|evaluation|evaluated|examined|seen|visit|note)[^.]{0,30}?(?:dated|on)\s+"
                     + _DATE_RE, re.I)
-_INJURY = re.compile(r"(?:date of injury|injury on|injured on|industrial injury on)\s*(?:of\s*)?" + _DATE_RE, re.I)
+_INJURY = re.compile(r"(?:date of injury|injury on|injured on|industrial injury (?:on|of|dated))\s*(?:of\s*)?"
+                     + _DATE_RE, re.I)
 _NUM_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
               "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty": 20, "twenty-four": 24}
 _COUNT = r"(\d{1,3}|" + "|".join(_NUM_WORDS) + r")"
@@ -82,6 +113,20 @@ _SURGERY = re.compile(r"(?:status post|s/p|underwent|had|history of)\s+(?:an?\s+
                       r"total hip arthroplasty|carpal tunnel release|labral repair|surgery)", re.I)
 
 
+def _parse_date(text: str) -> dt.date | None:
+    """A date written numerically (11/03/2016, 11-3-16) or with the month's name (November 3, 2016)."""
+    words = re.fullmatch(r"([A-Za-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})", text.strip())
+    if words is None:
+        return parse_date(text)
+    month = words.group(1)[:3].lower()
+    if month not in _MONTHS:
+        return None
+    try:
+        return dt.date(int(words.group(3)), _MONTHS.index(month) + 1, int(words.group(2)))
+    except ValueError:
+        return None
+
+
 @lru_cache(maxsize=1)
 def _nlp() -> Any:
     """The medspaCy pipeline (sentence splitting, target matcher, ConText), built once per process."""
@@ -95,6 +140,12 @@ def _nlp() -> Any:
     nlp = medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_target_matcher", "medspacy_context"])
     matcher = nlp.get_pipe("medspacy_target_matcher")
     matcher.add([TargetRule(phrase, label) for label, phrases in _TARGETS.items() for phrase in phrases])
+    for service, names in DRUG_NAMES.items():
+        single = [re.escape(name) for name in names if " " not in name and "#" not in name]
+        # A prefix match, so that 'Norco10/325' or 'Naproxen-sodium' written as one token is found too.
+        matcher.add([TargetRule(service.value, f"MED_{service.value}",
+                                pattern=[{"LOWER": {"REGEX": "^(?:" + "|".join(single) + ")"}}])])
+        matcher.add([TargetRule(name, f"MED_{service.value}") for name in names if " " in name or "#" in name])
     return nlp
 
 
@@ -129,6 +180,7 @@ class ExtractedFacts:
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
     clinical: dict[str, Any] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
+    original_requests: list[tuple[Service, int]] = field(default_factory=list)
 
     @property
     def diagnosis_regions(self) -> list[BodyRegion]:
@@ -235,7 +287,7 @@ def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = N
         span("patient.sex", match.start(2), match.end(2))
     injury = _INJURY.search(summary)
     if injury:
-        facts.injury_date = parse_date(injury.group(1))
+        facts.injury_date = _parse_date(injury.group(1))
         span("claim.injury_date", injury.start(1), injury.end(1))
     _request_date(facts, summary, span, ur_denial)
     _diagnoses(facts, summary, span)
@@ -287,15 +339,19 @@ def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = N
     spasm = record("clinical.muscle_spasm", by_label.get("SPASM", []))
     if spasm:
         facts.clinical["muscle_spasm"] = spasm
-    for label, items in by_label.items():
-        if label.startswith("WORK_") and any(m.affirmed for m in items):
-            facts.clinical["work_status"] = label.removeprefix("WORK_")
-            first = next(m for m in items if m.affirmed)
-            span("clinical.work_status", first.start, first.end)
-            break
+    work = [m for m in found if m.label.startswith("WORK_") and m.affirmed]
+    if work:  # the status stated last in the summary is the most recent one
+        latest = max(work, key=lambda m: m.start)
+        facts.clinical["work_status"] = latest.label.removeprefix("WORK_")
+        span("clinical.work_status", latest.start, latest.end)
     _prior_treatment(facts, summary, by_label, span)
     _imaging(facts, summary, span)
     _surgeries(facts, summary, span)
+    _medications(facts, summary, by_label, span, ur_denial)
+    _opioid_monitoring(facts, summary, by_label, span)
+    _care_and_function(facts, summary, by_label, span)
+    _simple_findings(facts, by_label, span)
+    _original_requests(facts, summary, span)
     return facts
 
 
@@ -307,7 +363,7 @@ def _request_date(facts: ExtractedFacts, summary: str, span: Any, ur_denial: dt.
     for match, basis in candidates:
         if match is None:
             continue
-        date = parse_date(match.group(1))
+        date = _parse_date(match.group(1))
         if date is None or (ur_denial and date > ur_denial) or (facts.injury_date and date < facts.injury_date):
             continue
         facts.request_date, facts.request_date_basis = date, basis
@@ -342,7 +398,7 @@ def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, li
     for label, items in by_label.items():
         if not label.startswith("TX_"):
             continue
-        done = [m for m in items if m.affirmed and not _PLANNED.search(summary[m.sentence_start:m.sentence_end])]
+        done = [m for m in items if m.affirmed and not _planned_treatment(summary, m)]
         if not done:
             continue
         index = len(treatments)
@@ -364,8 +420,62 @@ def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, li
             span(f"clinical.prior_treatment[{index}].functional_improvement", same_sentence[0].start,
                  same_sentence[0].end)
         treatments.append(entry)
-    if treatments:
+    history = _TREATMENT_HISTORY.search(summary)
+    denied = [m for label, items in by_label.items() if label.startswith("TX_") for m in items
+              if m.negated and not m.uncertain]
+    if treatments or history or denied:
+        # A summary that states the treatment to date, or that a treatment was not given, documents
+        # the prior treatment: a type it does not name was not given.
         facts.clinical["prior_treatment"] = treatments
+        if not treatments:
+            first, last = (history.start(), history.end()) if history else (denied[0].start, denied[0].end)
+            span("clinical.prior_treatment", first, last)
+
+
+_TREATMENT_HISTORY = re.compile(r"treatments? (?:to date|rendered|has included|have included|included)|"
+                                r"(?:prior|previous|past) treatments?|treatment history|has been treated with|"
+                                r"treated conservatively with|diagnostic testing to date", re.I)
+_ORIGINAL = re.compile(r"([^.]{3,200}?)\s+(?:was|were) the original request", re.I)
+_MODIFIED = re.compile(r"(?:utilization review|\bUR\b)[^.]{0,80}?modified", re.I)
+
+
+def _clause(summary: str, mention: Mention) -> str:
+    """The clause of a mention's sentence: between the nearest commas or semicolons around it."""
+    sentence = summary[mention.sentence_start:mention.sentence_end]
+    at, stop = mention.start - mention.sentence_start, mention.end - mention.sentence_start
+    left = max(sentence.rfind(",", 0, at), sentence.rfind(";", 0, at)) + 1
+    rights = [i for i in (sentence.find(",", stop), sentence.find(";", stop)) if i >= 0]
+    return sentence[left:min(rights) if rights else len(sentence)]
+
+
+def _planned_treatment(summary: str, mention: Mention) -> bool:
+    """A treatment mention about a request, plan or authorization rather than treatment given.
+
+    In a sentence listing the treatment to date only the mention's own clause counts, so that
+    'treatment has included physical therapy, and acupuncture was recommended' keeps the therapy.
+    """
+    sentence = summary[mention.sentence_start:mention.sentence_end]
+    if _TREATMENT_HISTORY.search(sentence):
+        return bool(_PLANNED.search(_clause(summary, mention)))
+    return bool(_PLANNED.search(sentence) or re.search(r"remaining|eligible|original", sentence, re.I))
+
+
+def _original_requests(facts: ExtractedFacts, summary: str, span: Any) -> None:
+    """Visits of the original request when utilization review modified it (certified part of it)."""
+    if not _MODIFIED.search(summary):
+        return
+    from .letters import map_service  # the item-title vocabulary reads the request as written
+
+    for match in _ORIGINAL.finditer(summary):
+        request = match.group(1)
+        service = map_service(request)
+        count = re.search(_COUNT + r"\s*\)?\s*(?:\w+\s+){0,2}?(?:sessions|visits|treatments)\b|#\s*(\d{1,3})\b|"
+                          r"(?:for|x)\s*" + _COUNT + r"\s+(?:sessions|visits)", request, re.I)
+        if service is None or count is None:
+            continue
+        number = _count(next(g for g in count.groups() if g))
+        facts.original_requests.append((service, number))
+        span("clinical.prior_treatment.visits_authorized", match.start(1), match.end())
 
 
 def _imaging(facts: ExtractedFacts, summary: str, span: Any) -> None:
@@ -382,7 +492,7 @@ def _imaging(facts: ExtractedFacts, summary: str, span: Any) -> None:
         word = match.group(1).lower()
         abnormal = "absent" if _NORMAL.search(sentence) else "present"
         date_match = re.search(_DATE_RE, sentence)
-        date = parse_date(date_match.group(1)) if date_match else None
+        date = _parse_date(date_match.group(1)) if date_match else None
         entry: dict[str, Any] = {"body_region": regions[0].value, "abnormal": abnormal}
         if date:
             entry["date"] = date.isoformat()
@@ -410,7 +520,7 @@ def _surgeries(facts: ExtractedFacts, summary: str, span: Any) -> None:
         if _PLANNED.search(sentence):
             continue
         date_match = re.search(_DATE_RE, sentence)
-        date = parse_date(date_match.group(1)) if date_match else None
+        date = _parse_date(date_match.group(1)) if date_match else None
         regions = map_regions(sentence)
         if date is None or not regions:
             continue
@@ -422,3 +532,198 @@ def _surgeries(facts: ExtractedFacts, summary: str, span: Any) -> None:
         span(f"clinical.surgeries[{len(surgeries) - 1}]", match.start(), match.end())
     if surgeries:
         facts.clinical["surgeries"] = surgeries
+
+
+# ---- medications, opioid monitoring, conservative care, function ------------------------------------------------
+_IN_USE = re.compile(r"continu|refill|renew|currently|taking|takes|has been|had been|was on|is on|remains|ongoing|"
+                     r"using|uses|since|long-term|chronic|maintained|medications? (?:include|included|consist|list)|"
+                     r"current medications|medication regimen|prescribed medications", re.I)
+_SINCE = re.compile(r"since(?: at least)?\s+(?:" + _DATE_RE + r"|(\d{1,2})[/-](\d{4}))", re.I)
+_FOR_DURATION = re.compile(_COUNT + r"\s+(weeks?|months?|years?)", re.I)
+_LIST_NONE = re.compile(r"no (?:current )?medications|not (?:taking|using|on) any|takes no|no medication", re.I)
+_FIRST_TIME = re.compile(r"first[- ]time|new prescription|newly prescribed|initial prescription|started on|"
+                         r"trial of|begin|start", re.I)
+_DOCUMENTATION_WORDS = re.compile(r"document|record|evidence|discuss|assess|monitor|indicat|noted", re.I)
+_ANALGESIA = re.compile(r"\d{1,2}\s*/\s*10\s+(?:with|on)\s+(?:the\s+)?(?:use of\s+)?(?:medications?|opioids?|\w+)"
+                        r"[^.]{0,60}?\d{1,2}\s*/\s*10\s+without|\d{1,2}\s*/\s*10\s+without[^.]{0,60}?"
+                        r"\d{1,2}\s*/\s*10\s+with", re.I)
+_FAILED = re.compile(r"fail|despite|exhaust|refractory|no (?:relief|improvement|benefit)|not (?:respond|improv|help)|"
+                     r"persist|unsuccessful|without (?:relief|improvement|benefit)", re.I)
+_SURGERY_PLAN = re.compile(r"recommend|plan|schedul|candidate|consider|await|pending|request|propos|referr|"
+                           r"would like|wants|wishes|desire", re.I)
+_SURGERY_PAST = re.compile(r"underwent|status post|s/p|\bhad\b|history of|prior|previous", re.I)
+_AUTHORIZED = re.compile(r"(?:surgery|procedure|repair|arthroscop\w*|fusion|release|decompression|replacement|"
+                         r"arthroplasty)[^.]{0,80}?(?:was|were|has been|had been)\s+(?:certified|authorized|approved)",
+                         re.I)
+
+
+def _narrative_dates(summary: str, before: dt.date | None) -> list[tuple[int, dt.date]]:
+    """Every date written in the summary with its offset, leaving out dates on or after ``before``."""
+    found = []
+    for match in re.finditer(_DATE_RE, summary):
+        date = _parse_date(match.group(1))
+        if date is not None and (before is None or date < before):
+            found.append((match.start(), date))
+    return found
+
+
+def _date_at(dates: list[tuple[int, dt.date]], offset: int, sentence_end: int) -> dt.date | None:
+    """The date a sentence speaks of: the first date in it, else the last date written before it."""
+    inside = [date for at, date in dates if offset <= at < sentence_end]
+    if inside:
+        return min(inside)
+    earlier = [date for at, date in dates if at < offset]
+    return earlier[-1] if earlier else None
+
+
+def _start_date(sentence: str, told: dt.date | None) -> dt.date | None:
+    """When a medication began: 'since <date>', 'for N months' before the sentence's date, or that date."""
+    since = _SINCE.search(sentence)
+    if since:
+        if since.group(1):
+            return _parse_date(since.group(1))
+        month, year = int(since.group(2)), int(since.group(3))
+        return dt.date(year, month, 1) if 1 <= month <= 12 and 1990 <= year <= 2100 else None
+    duration = _FOR_DURATION.search(sentence)
+    if duration and told is not None and re.search(r"\bfor\b|over the (?:last|past)", sentence, re.I):
+        days = {"w": 7, "m": 30, "y": 365}[duration.group(2)[0].lower()] * _count(duration.group(1))
+        return told - dt.timedelta(days=days)
+    return told
+
+
+def _plausible_start(start: dt.date | None, facts: ExtractedFacts) -> bool:
+    """A start date on or before the request and within ten years before the injury."""
+    if start is None or (facts.request_date is not None and start > facts.request_date):
+        return False
+    return facts.injury_date is None or start >= facts.injury_date - dt.timedelta(days=3650)
+
+
+def _medications(facts: ExtractedFacts, summary: str, by_label: dict[str, list[Mention]], span: Any,
+                 ur_denial: dt.date | None) -> None:
+    """Medications in use with class, earliest documented use and documented response.
+
+    A drug named only as the request under review is not taken as in use: a sentence about the
+    request, the plan or a first prescription, or one about the latest visit before utilization
+    review, without words of ongoing use. The list is written when a drug in use is found, or when
+    the summary says no medications are taken; otherwise the medications stay not documented.
+    """
+    dates = _narrative_dates(summary, ur_denial)
+    latest = max((date for _, date in dates), default=None)
+    relief = by_label.get("RELIEF", []) + by_label.get("FUNCTION", [])
+    generic = by_label.get("MED_GENERIC", [])
+    medications: dict[str, dict[str, Any]] = {}
+    for label, items in by_label.items():
+        if not label.startswith("MED_") or label == "MED_GENERIC":
+            continue
+        for mention in items:
+            sentence = summary[mention.sentence_start:mention.sentence_end]
+            if mention.uncertain or (mention.negated and not re.search(r"side|adverse", sentence, re.I)):
+                continue
+            told = _date_at(dates, mention.sentence_start, mention.sentence_end)
+            ongoing = bool(_IN_USE.search(sentence))
+            if not ongoing and (_PLANNED.search(sentence) or _FIRST_TIME.search(sentence)
+                                or (told is not None and latest is not None and told >= latest)):
+                continue
+            name = mention.text.strip()
+            key = re.sub(r"[^a-z]", "", name.lower())[:12]
+            index = list(medications).index(key) if key in medications else len(medications)
+            entry = medications.setdefault(key, {"name": name[:60], "drug_class": label.removeprefix("MED_")})
+            span(f"clinical.medications[{index}].name", mention.start, mention.end)
+            start = _start_date(sentence, told)
+            if _plausible_start(start, facts) and start is not None and \
+                    ("start_date" not in entry or start.isoformat() < entry["start_date"]):
+                entry["start_date"] = start.isoformat()
+            near = [r for r in relief if r.sentence_start == mention.sentence_start]
+            value = _finding(near)
+            if value is not None and entry.get("response") != "present":
+                entry["response"] = value
+                span(f"clinical.medications[{index}].response", near[0].start, near[0].end)
+    general = _finding([r for r in relief if any(g.sentence_start == r.sentence_start for g in generic)])
+    for entry in medications.values():
+        if "response" not in entry and general is not None:
+            entry["response"] = general  # a statement about 'the medications' as a whole
+    if medications:
+        facts.clinical["medications"] = list(medications.values())
+        return
+    none = _LIST_NONE.search(summary)
+    if none and any(g.negated for g in generic):
+        facts.clinical["medications"] = []
+        span("clinical.medications", none.start(), none.end())
+
+
+def _opioid_monitoring(facts: ExtractedFacts, summary: str, by_label: dict[str, list[Mention]], span: Any) -> None:
+    """Urine drug screens, CURES checks, side effects and aberrant behaviour assessed, analgesia documented."""
+    monitoring: dict[str, str] = {}
+
+    def done(key: str, label: str, negation_means_assessed: bool) -> None:
+        for mention in by_label.get(label, []):
+            sentence = summary[mention.sentence_start:mention.sentence_end]
+            if mention.uncertain or (_PLANNED.search(sentence) and not mention.negated):
+                continue
+            if mention.negated and (not negation_means_assessed or _DOCUMENTATION_WORDS.search(sentence)):
+                value = "absent"  # 'no urine drug screen', 'no documentation of side effects'
+            else:
+                value = "present"  # 'UDS consistent', 'denies side effects' (so they were asked about)
+            if monitoring.get(key) != "present":
+                monitoring[key] = value
+                span(f"clinical.opioid_monitoring.{key}", mention.start, mention.end)
+
+    done("urine_drug_screen_recent", "UDS", False)
+    done("cures_checked", "CURES", False)
+    done("adverse_effects_assessed", "SIDE", True)
+    done("aberrant_behavior_assessed", "ABERRANT", True)
+    analgesia = _ANALGESIA.search(summary)
+    if analgesia:
+        monitoring["analgesia_documented"] = "present"
+        span("clinical.opioid_monitoring.analgesia_documented", analgesia.start(), analgesia.end())
+    if monitoring:
+        facts.clinical["opioid_monitoring"] = monitoring
+
+
+def _care_and_function(facts: ExtractedFacts, summary: str, by_label: dict[str, list[Mention]], span: Any) -> None:
+    """Failed conservative care, home exercise program, functional deficits and goals, planned or authorized surgery."""
+    care: dict[str, str] = {}
+    failed = [m for m in by_label.get("CONSERVATIVE", [])
+              if _FAILED.search(summary[m.sentence_start:m.sentence_end])]
+    value = _finding(failed)
+    if value is not None:
+        care["failed"] = value
+        span("clinical.conservative_care.failed", failed[0].start, failed[0].end)
+    value = _finding(by_label.get("HEP", []))
+    if value is not None:
+        care["home_exercise_program"] = value
+        span("clinical.conservative_care.home_exercise_program", by_label["HEP"][0].start, by_label["HEP"][0].end)
+    if care:
+        facts.clinical["conservative_care"] = care
+    function: dict[str, str] = {}
+    for key, label in (("deficits_documented", "DEFICIT"), ("goals_documented", "GOALS")):
+        value = _finding(by_label.get(label, []))
+        if value is not None:
+            function[key] = value
+            first = by_label[label][0]
+            span(f"clinical.functional_status.{key}", first.start, first.end)
+    if function:
+        facts.clinical["functional_status"] = function
+    planned = [m for m in by_label.get("SURGERY", [])
+               if _SURGERY_PLAN.search(summary[m.sentence_start:m.sentence_end])
+               and not _SURGERY_PAST.search(summary[m.sentence_start:m.sentence_end])]
+    value = _finding(planned)
+    if value is not None:
+        facts.clinical["surgery_planned"] = value
+        span("clinical.surgery_planned", planned[0].start, planned[0].end)
+    authorized = _AUTHORIZED.search(summary)
+    if authorized:
+        facts.clinical["surgery_authorized"] = "present"
+        span("clinical.surgery_authorized", authorized.start(), authorized.end())
+
+
+def _simple_findings(facts: ExtractedFacts, by_label: dict[str, list[Mention]], span: Any) -> None:
+    """Findings read straight from their mentions: dyspepsia, GI risk, neuropathic pain, homebound."""
+    for key, label in (("dyspepsia", "DYSPEPSIA"), ("gi_risk_factors", "GI_RISK"),
+                       ("neuropathic_pain", "NEUROPATHIC"), ("homebound", "HOMEBOUND")):
+        items = by_label.get(label, [])
+        value = _finding(items)
+        if value is not None:
+            facts.clinical[key] = value
+            first = next(m for m in items if (value == "present") == m.affirmed)
+            span(f"clinical.{key}", first.start, first.end)

@@ -247,24 +247,54 @@ def parse_citation(raw: str) -> Citation:
     return Citation(text=text, mtus=tuple(refs), non_mtus=non_mtus)
 
 
+# Drug names (generic and brand) by medication class, in the order item titles are matched: a title
+# naming a muscle relaxant and an NSAID is filed under the first. Also the lexicon of medications
+# read from a case summary (extract_facts).
+DRUG_NAMES: dict[Service, tuple[str, ...]] = {
+    Service.ppi: ("omeprazole", "pantoprazole", "lansoprazole", "esomeprazole", "prilosec", "protonix", "nexium",
+                  "dexilant", "prevacid", "famotidine", "pepcid"),
+    Service.muscle_relaxant: ("cyclobenzaprine", "flexeril", "norflex", "orphenadrine", "tizanidine", "zanaflex",
+                              "methocarbamol", "robaxin", "baclofen", "carisoprodol", "soma", "metaxalone",
+                              "skelaxin", "chlorzoxazone", "lorzone", "fexmid", "amrix"),
+    Service.opioid: ("tramadol", "ultram", "ultracet", "hydrocodone", "norco", "vicodin", "oxycodone", "percocet",
+                     "oxycontin", "morphine", "ms contin", "codeine", "tylenol #3", "tapentadol", "nucynta",
+                     "hydromorphone", "dilaudid", "fentanyl", "methadone", "buprenorphine", "butrans", "trezix",
+                     "oxymorphone", "opana", "hysingla", "zohydro"),
+    Service.nsaid: ("ibuprofen", "naproxen", "anaprox", "naprosyn", "motrin", "advil", "aleve", "diclofenac",
+                    "voltaren", "meloxicam", "mobic", "celecoxib", "celebrex", "etodolac", "lodine", "nabumetone",
+                    "relafen", "ketorolac", "toradol", "indomethacin", "ketoprofen", "fenoprofen", "nalfon"),
+    Service.anticonvulsant: ("gabapentin", "neurontin", "gralise", "pregabalin", "lyrica", "topiramate", "topamax",
+                             "carbamazepine", "tegretol"),
+    Service.antidepressant: ("amitriptyline", "elavil", "nortriptyline", "pamelor", "duloxetine", "cymbalta",
+                             "venlafaxine", "effexor", "trazodone", "sertraline", "zoloft", "fluoxetine", "prozac",
+                             "desipramine", "bupropion", "wellbutrin"),
+    Service.sleep_aid: ("zolpidem", "ambien", "eszopiclone", "lunesta", "zaleplon", "sonata"),
+    Service.benzodiazepine: ("alprazolam", "xanax", "lorazepam", "ativan", "diazepam", "valium", "clonazepam",
+                             "klonopin", "temazepam", "restoril"),
+}
+# Class words that file an item title under the class (not used to find medications in a summary).
+_CLASS_WORDS: dict[Service, tuple[str, ...]] = {
+    Service.ppi: ("ppi",), Service.opioid: ("opioids?",), Service.nsaid: ("nsaids?",),
+    Service.antidepressant: ("antidepress\\w*",), Service.sleep_aid: ("sleep aid",),
+}
+
+
+def medication_class(name: str) -> Service | None:
+    """The medication class of a drug name (generic or brand), or None when not in DRUG_NAMES."""
+    lowered = name.lower()
+    for service, names in DRUG_NAMES.items():
+        if any(re.search(rf"\b{re.escape(drug)}", lowered) for drug in names):
+            return service
+    return None
+
+
 # Service keywords, checked in order; the first that matches the item title wins.
 _SERVICES: list[tuple[str, Service]] = [
     (r"assistant surgeon|surgical assist|\bassistant\b|\bpa assist|\bassist\b", Service.surgical_assistant),
     (r"\d%|cream|ointment|\bgel\b|topical|compound|flector|terocin|lidoderm|lidopro|salonpas|transdermal"
      r"|lidocaine patch|capsaicin", Service.topical_analgesic),
-    (r"omeprazole|pantoprazole|lansoprazole|esomeprazole|prilosec|protonix|nexium|dexilant|prevacid|famotidine"
-     r"|pepcid|\bppi\b", Service.ppi),
-    (r"cyclobenzaprine|flexeril|norflex|orphenadrine|tizanidine|zanaflex|methocarbamol|robaxin|baclofen|carisoprodol"
-     r"|\bsoma\b|metaxalone|skelaxin|chlorzoxazone|lorzone", Service.muscle_relaxant),
-    (r"tramadol|ultram|hydrocodone|norco|vicodin|oxycodone|percocet|oxycontin|morphine|codeine|tapentadol|nucynta"
-     r"|hydromorphone|dilaudid|fentanyl|methadone|buprenorphine|opioid|trezix", Service.opioid),
-    (r"ibuprofen|naproxen|anaprox|motrin|diclofenac|voltaren|meloxicam|mobic|celecoxib|celebrex|etodolac"
-     r"|nabumetone|ketorolac|toradol|indomethacin|nsaid", Service.nsaid),
-    (r"gabapentin|neurontin|pregabalin|lyrica|topiramate|carbamazepine", Service.anticonvulsant),
-    (r"amitriptyline|nortriptyline|duloxetine|cymbalta|venlafaxine|trazodone|sertraline|fluoxetine|antidepress",
-     Service.antidepressant),
-    (r"zolpidem|ambien|eszopiclone|lunesta|sleep aid", Service.sleep_aid),
-    (r"alprazolam|xanax|lorazepam|ativan|diazepam|valium|clonazepam|klonopin|temazepam", Service.benzodiazepine),
+    *[("|".join([rf"\b{re.escape(name)}" for name in names] + [rf"\b{w}\b" for w in _CLASS_WORDS.get(service, ())]),
+       service) for service, names in DRUG_NAMES.items()],
     (r"fioricet|butalbital|ondansetron|zofran", Service.other_medication),
     (r"\blabs?\b|blood|\bcbc\b|\bbmp\b|\bcmp\b|pt/ptt|\bekg\b|\becg\b|urine|\bua\b|urinalysis|drug screen"
      r"|\budt\b|chest x-?ray", Service.lab_test),

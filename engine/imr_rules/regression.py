@@ -85,36 +85,74 @@ def _section_key(text: str) -> str:
     return " ".join(head.lower().replace("section:", "").split())
 
 
+LETTER_SUFFIXES = (".txt", ".pdf")
+
+
+def is_letter(path: Path) -> bool:
+    """True for an IMR letter (PDF or plain text) rather than a case file."""
+    return path.suffix.lower() in LETTER_SUFFIXES
+
+
 def case_files(paths: Iterable[Path]) -> list[Path]:
-    """Case files under ``paths`` (files as given; folders searched for *.yaml, skipping example folders)."""
+    """Case files and letters under ``paths``.
+
+    Files are taken as given. Folders are searched for case files (*.yaml, *.yml; example folders and
+    names starting with '_' skipped) and for letters (*.txt, *.pdf); when a letter is there both as
+    text and as PDF, the text is taken once.
+    """
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*.y*ml"))
-                         if not p.name.startswith("_") and not any(x.endswith(".examples") for x in p.parts))
-        else:
+        if not path.is_dir():
             found.append(path)
+            continue
+        found.extend(p for p in sorted(path.rglob("*.y*ml"))
+                     if not p.name.startswith("_") and not any(x.endswith(".examples") for x in p.parts))
+        letters = sorted(p for p in path.rglob("*") if is_letter(p) and not p.name.startswith("_"))
+        texts = {p.with_suffix("") for p in letters if p.suffix.lower() == ".txt"}
+        found.extend(p for p in letters if p.suffix.lower() == ".txt" or p.with_suffix("") not in texts)
     return found
 
 
 @dataclass(frozen=True)
 class FileResult:
-    """The item outcomes of one case file, or the problems that kept it from being evaluated."""
+    """The item outcomes of one case file or letter, or the problems that kept it from being evaluated.
+
+    ``warnings`` holds what letter extraction flagged without stopping (e.g. a request date taken
+    from a progress report); they do not fail a run.
+    """
 
     path: Path
     outcomes: list[ItemOutcome]
     problems: list[Diagnostic]
+    warnings: tuple[Diagnostic, ...] = ()
+    extracted: bool = False
+
+
+def _read(path: Path) -> tuple[Case | None, list[Diagnostic], list[Diagnostic]]:
+    """The case in ``path`` (a case file, or a letter extracted on the fly), its errors and its warnings."""
+    if not is_letter(path):
+        try:
+            return read_case(path), [], []
+        except InputError as exc:
+            return None, exc.diagnostics, []
+    from .extract import extract_letter
+
+    extraction = extract_letter(path)
+    errors = [d for d in extraction.problems if d.severity == "error"]
+    warnings = [d for d in extraction.problems if d.severity != "error"]
+    if extraction.case is None and not errors:
+        errors = [Diagnostic(str(path), None, "", "no case could be extracted", "run imr-rules extract on it")]
+    return extraction.case, errors, warnings
 
 
 def evaluate_files(files: Iterable[Path], evaluator: Evaluator) -> Iterator[FileResult]:
-    """Evaluate each case file in turn; a file that is not a valid case yields its problems instead."""
+    """Evaluate each case file or letter in turn; one that gives no valid case yields its problems instead."""
     for path in files:
-        try:
-            case = read_case(path)
-        except InputError as exc:
-            yield FileResult(path, [], exc.diagnostics)
+        case, errors, warnings = _read(path)
+        if case is None:
+            yield FileResult(path, [], errors, tuple(warnings), is_letter(path))
             continue
-        yield FileResult(path, outcomes(case, evaluator), [])
+        yield FileResult(path, outcomes(case, evaluator), errors, tuple(warnings), is_letter(path))
 
 
 def outcomes(case: Case, evaluator: Evaluator) -> list[ItemOutcome]:

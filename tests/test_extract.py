@@ -324,3 +324,23 @@ def test_every_shared_letter_extracts_with_the_annotated_decisions(tmp_path: Pat
     assert compared == 239
     assert agreed / compared >= 0.95, f"decision match {agreed}/{compared}"
     assert cited / compared >= 0.95, f"guideline match {cited}/{compared}"
+
+
+def test_regress_reads_letters_and_takes_each_letter_once(tmp_path: Path) -> None:
+    from imr_rules.regression import case_files
+
+    letter = _letter(tmp_path, "The worker is a 40 year old male. Evaluated on 12/20/2016.")
+    (tmp_path / "letter.pdf").write_bytes(b"%PDF-1.4 stand-in: the text version beside it is taken")
+    assert case_files([tmp_path]) == [letter]
+    result = CliRunner().invoke(app, ["regress", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "2 recorded items in 1 cases" in result.stdout
+    assert "1 letter(s) extracted on the fly" in result.stderr
+
+
+def test_regress_reports_a_letter_it_cannot_read(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("A shopping list, not a determination letter.\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["regress", str(bad)])
+    assert result.exit_code == 3
+    assert "notes.txt" in result.stderr and "not an IMR determination letter" in result.stderr

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from .case_model import Case
 from .diagnostics import Diagnostic, display_path
 from .extract_facts import extract_facts
-from .letters import Letter, LetterError, LetterItem, Problem, parse_letter, read_text
+from .letters import Letter, LetterError, LetterItem, Problem, Span, parse_letter, read_text
 from .vocabulary import BodyRegion, Service
 
 
@@ -77,13 +77,14 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
                                        f"'{item.body_region.value}' is taken from the diagnoses",
                                        "check the body region", "warning"))
     clinical = dict(facts.clinical)
-    _certified_part(clinical, letter.items, facts.original_requests)
+    _certified_part(clinical, letter.items, facts.original_requests, facts.certified_visits)
     surgeries = [s for s in clinical.get("surgeries", []) if dt.date.fromisoformat(s["date"]) <= request
                  and dt.date.fromisoformat(s["date"]) >= injury - dt.timedelta(days=36500)]
     if "surgeries" in clinical:
         clinical["surgeries"] = surgeries
         if not surgeries:
             del clinical["surgeries"]
+    spans.extend(_conservative_weeks(clinical, injury, request, spans))
     limit = today or dt.date.today()
     for key in ("imaging", "electrodiagnostics"):
         for study in clinical.get(key, []):
@@ -148,23 +149,44 @@ def _items(items: list[LetterItem]) -> list[dict[str, Any]]:
     return documents
 
 
+def _conservative_weeks(clinical: dict[str, Any], injury: dt.date, request: dt.date, spans: list[Span]) -> list[Span]:
+    """Weeks of conservative care: from the injury to the request, when treatment since the injury is documented.
+
+    Only when the summary documents treatment given (a prior treatment or a medication in use) and
+    no surgery; the span returned points at the treatment mention it rests on.
+    """
+    care = clinical.get("conservative_care", {})
+    evidence = next((s for s in spans if s.field.startswith(("clinical.prior_treatment[", "clinical.medications["))),
+                    None)
+    if "weeks" in care or evidence is None or clinical.get("surgeries"):
+        return []
+    clinical["conservative_care"] = {**care, "weeks": max(0, (request - injury).days // 7)}
+    return [Span("clinical.conservative_care.weeks", evidence.start, evidence.end, evidence.text)]
+
+
 _VISIT_SERVICES = {Service.physical_therapy, Service.chiropractic, Service.acupuncture, Service.occupational_therapy,
                    Service.massage, Service.aquatic_therapy}
 
 
-def _certified_part(clinical: dict[str, Any], items: list[LetterItem],
-                    original_requests: list[tuple[Service, int]]) -> None:
-    """Visits utilization review certified when it modified a request: the original count less the disputed one."""
+def _certified_part(clinical: dict[str, Any], items: list[LetterItem], original_requests: list[tuple[Service, int]],
+                    certified: list[tuple[Service, int]]) -> None:
+    """Visits utilization review certified when it modified a request.
+
+    As stated ('modified ... allowing 10 sessions of physical therapy'), or else the original
+    request's count less the count in dispute.
+    """
     for item in items:
         if item.service not in _VISIT_SERVICES or item.visits is None:
             continue
-        for service, original in original_requests:
-            if service == item.service and original > item.visits:
-                clinical.setdefault("prior_treatment", []).append({
-                    "type": service.value, "body_region": item.body_region.value,
-                    "visits_authorized": original - item.visits,
-                    "note": f"certified by utilization review from an original request of {original} visits"})
-                break
+        stated = [count for service, count in certified if service == item.service]
+        derived = [count - item.visits for service, count in original_requests
+                   if service == item.service and count > item.visits]
+        if stated or derived:
+            authorized = (stated or derived)[0]
+            how = "as stated" if stated else "the original request less the visits in dispute"
+            clinical.setdefault("prior_treatment", []).append({
+                "type": item.service.value, "body_region": item.body_region.value, "visits_authorized": authorized,
+                "note": f"certified by utilization review when it modified the request ({how})"})
 
 
 def _item(item_id: str, item: LetterItem) -> dict[str, Any]:

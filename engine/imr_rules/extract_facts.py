@@ -98,7 +98,8 @@ _INJURY = re.compile(r"(?:date of injury|injury on|injured on|industrial injury 
 _NUM_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
               "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty": 20, "twenty-four": 24}
 _COUNT = r"(\d{1,3}|" + "|".join(_NUM_WORDS) + r")"
-_DIAGNOSES = re.compile(r"(?:diagnos(?:is|es|ed)(?:\s+(?:of|include[sd]?|included|were|was|as|with))*\s*:?\s*)"
+_DIAGNOSES = re.compile(r"(?:(?:diagnos(?:is|es|ed)|(?:undergoing|receiving) treatment for|being treated for)"
+                        r"(?:\s+(?:of|include[sd]?|included|were|was|as|with|having))*\s*:?\s*)"
                         r"((?:\d+\.\s)?(?:[^.]|\.(?=\s\d+\.\s)|\.\s(?=\d+\.\s)|\.\d)+)", re.I)
 _IMAGING = re.compile(r"\b(MRI|magnetic resonance|x-?rays?|radiographs?|CT scan|CT|computed tomography|"
                       r"EMG|NCS|NCV|nerve conduction)\b", re.I)
@@ -181,6 +182,7 @@ class ExtractedFacts:
     clinical: dict[str, Any] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
     original_requests: list[tuple[Service, int]] = field(default_factory=list)
+    certified_visits: list[tuple[Service, int]] = field(default_factory=list)
 
     @property
     def diagnosis_regions(self) -> list[BodyRegion]:
@@ -436,7 +438,10 @@ _TREATMENT_HISTORY = re.compile(r"treatments? (?:to date|rendered|has included|h
                                 r"(?:prior|previous|past) treatments?|treatment history|has been treated with|"
                                 r"treated conservatively with|diagnostic testing to date", re.I)
 _ORIGINAL = re.compile(r"([^.]{3,200}?)\s+(?:was|were) the original request", re.I)
-_MODIFIED = re.compile(r"(?:utilization review|\bUR\b)[^.]{0,80}?modified", re.I)
+_CERTIFIED = re.compile(r"modified[^.]{0,120}?(?:accommodating|certifying|approving|allowing|authori[sz]ing)"
+                        r"[^.]{0,60}?\b" + _COUNT + r"\s+(?:sessions?|visits?)\s+(?:of\s+)?([a-z][a-z ]{2,30})", re.I)
+_MODIFIED = re.compile(r"(?:utilization review|\bUR\b)[^.]{0,80}?modified|"
+                       r"modified by (?:the )?(?:utilization review|UR)", re.I)
 
 
 def _clause(summary: str, mention: Mention) -> str:
@@ -476,6 +481,11 @@ def _original_requests(facts: ExtractedFacts, summary: str, span: Any) -> None:
         number = _count(next(g for g in count.groups() if g))
         facts.original_requests.append((service, number))
         span("clinical.prior_treatment.visits_authorized", match.start(1), match.end())
+    for match in _CERTIFIED.finditer(summary):
+        service = map_service(match.group(2))
+        if service is not None:
+            facts.certified_visits.append((service, _count(match.group(1))))
+            span("clinical.prior_treatment.visits_authorized", match.start(), match.end())
 
 
 def _imaging(facts: ExtractedFacts, summary: str, span: Any) -> None:

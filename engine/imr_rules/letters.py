@@ -290,7 +290,7 @@ def medication_class(name: str) -> Service | None:
 
 # Service keywords, checked in order; the first that matches the item title wins.
 _SERVICES: list[tuple[str, Service]] = [
-    (r"assistant surgeon|surgical assist|\bassistant\b|\bpa assist|\bassist\b", Service.surgical_assistant),
+    (r"assistant surgeon|surgical assist|\bassistant\b|\bpa assist|^assist\b", Service.surgical_assistant),
     (r"\d%|cream|ointment|\bgel\b|topical|compound|flector|terocin|lidoderm|lidopro|salonpas|transdermal"
      r"|lidocaine patch|capsaicin", Service.topical_analgesic),
     *[("|".join([rf"\b{re.escape(name)}" for name in names] + [rf"\b{w}\b" for w in _CLASS_WORDS.get(service, ())]),

@@ -344,3 +344,20 @@ def test_regress_reports_a_letter_it_cannot_read(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["regress", str(bad)])
     assert result.exit_code == 3
     assert "notes.txt" in result.stderr and "not an IMR determination letter" in result.stderr
+
+
+def test_diagnoses_from_treated_for_and_weeks_of_conservative_care(tmp_path: Path) -> None:
+    data = _case(tmp_path, "He is being treated for lumbar strain. Treatment to date has included 4 sessions of "
+                           "chiropractic care. Evaluated on 12/20/2016.")
+    assert data["diagnoses"] == [{"description": "lumbar strain", "category": "sprain_strain",
+                                  "body_region": "lumbar"}]
+    assert data["clinical"]["conservative_care"] == {"weeks": 7}  # type: ignore[index]  # 11/01 to 12/20
+
+
+def test_visits_certified_as_stated_when_review_modified_the_request(tmp_path: Path) -> None:
+    issues = ISSUES.replace("Physical therapy 2 times a week for 3 weeks for the lumbar spine",
+                            "Physical therapy 2 sessions for the lumbar spine")
+    summary = "The request was modified by utilization review allowing 4 sessions of physical therapy."
+    result = extract_letter(_letter(tmp_path, summary, issues))
+    assert result.case is not None and result.case.clinical.prior_treatment is not None
+    assert [(p.type, p.visits_authorized) for p in result.case.clinical.prior_treatment] == [("physical_therapy", 4)]

@@ -361,3 +361,24 @@ def test_visits_certified_as_stated_when_review_modified_the_request(tmp_path: P
     result = extract_letter(_letter(tmp_path, summary, issues))
     assert result.case is not None and result.case.clinical.prior_treatment is not None
     assert [(p.type, p.visits_authorized) for p in result.case.clinical.prior_treatment] == [("physical_therapy", 4)]
+
+
+@pytest.mark.parametrize(("title", "expected"), [
+    ("Eight physical therapy sessions", {"visits": 8}),
+    ("Additional physical therapy two times four visits (8) for the knees", {"visits": 8}),
+    ("Post-op physical therapy 12-18 sessions", {"visits": 18}),
+    ("3 visits per week for 2 weeks", {"frequency_per_week": 3, "duration_weeks": 2}),
+    ("two therapy sessions for the wrist and eight therapy sessions for the hand", {"visits": 10}),
+])
+def test_visit_counts_in_item_titles(title: str, expected: dict[str, int]) -> None:
+    from imr_rules.letters import parse_quantities
+
+    assert parse_quantities(title) == expected
+
+
+def test_count_of_completed_sessions_a_few_words_away(tmp_path: Path) -> None:
+    clinical = _clinical(tmp_path, "She has completed twelve (12) physical therapy sessions. Chiropractic gave "
+                                   "an improvement in pain.")
+    treatments = {t["type"]: t for t in clinical["prior_treatment"]}
+    assert treatments["physical_therapy"]["visits_completed"] == 12
+    assert "functional_improvement" not in treatments["chiropractic"]  # pain relief is not function

@@ -408,14 +408,16 @@ def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, li
         span(f"clinical.prior_treatment[{index}].type", done[0].start, done[0].end)
         for m in done:
             window = summary[max(m.sentence_start, m.start - 40):min(m.sentence_end, m.end + 30)]
-            count = re.search(_COUNT + r"\s+(?:\w+\s+)?(?:sessions|visits|treatments)", window, re.I) or \
+            count = re.search(_COUNT + r"(?:\s*\(\d+\))?\s+(?:[\w\-()]+\s+){0,3}?(?:sessions|visits|treatments)",
+                              window, re.I) or \
                 re.search(r"(?:x|times)\s*(\d{1,3})\b", window, re.I)
             if count:
                 entry["visits_completed"] = _count(count.group(1))
                 at = summary.find(count.group(0), max(m.sentence_start, m.start - 40))
                 span(f"clinical.prior_treatment[{index}].visits_completed", at, at + len(count.group(0)))
                 break
-        same_sentence = [f for f in function if any(f.sentence_start == m.sentence_start for m in done)]
+        same_sentence = [f for f in function if any(f.sentence_start == m.sentence_start for m in done)
+                         and not _ABOUT_PAIN.match(summary, f.end)]
         value = _finding(same_sentence)
         if value is not None:
             entry["functional_improvement"] = value
@@ -442,6 +444,10 @@ _CERTIFIED = re.compile(r"modified[^.]{0,120}?(?:accommodating|certifying|approv
                         r"[^.]{0,60}?\b" + _COUNT + r"\s+(?:sessions?|visits?)\s+(?:of\s+)?([a-z][a-z ]{2,30})", re.I)
 _MODIFIED = re.compile(r"(?:utilization review|\bUR\b)[^.]{0,80}?modified|"
                        r"modified by (?:the )?(?:utilization review|UR)", re.I)
+
+
+# 'improvement in pain' is relief, not functional improvement.
+_ABOUT_PAIN = re.compile(r"\s*(?:in|of|with)?\s*(?:his |her |the |their )?(?:\w+\s+)?pain\b", re.I)
 
 
 def _clause(summary: str, mention: Mention) -> str:

@@ -356,8 +356,9 @@ _REGIONS: list[tuple[str, BodyRegion]] = [
     (r"lower extremit|\blegs?\b", BodyRegion.lower_extremity),
 ]
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                 "nine": 9, "ten": 10, "twelve": 12, "once": 1, "twice": 2}
-_NUM = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve)"
+                 "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "sixteen": 16, "eighteen": 18,
+                 "twenty-four": 24, "twenty": 20, "once": 1, "twice": 2}
+_NUM = r"(\d+|" + "|".join(word for word in _NUMBER_WORDS if word not in ("once", "twice")) + r")\b"
 
 
 def _number(word: str) -> int:
@@ -393,9 +394,12 @@ def parse_quantities(title: str) -> dict[str, int]:
     short = re.search(r"\b(\d{1,2})\s*(?:x|times)\s*(\d{1,2})\b(?!\s*(?:mg|weeks?|gm|%))", lowered)
     if short and "frequency_per_week" not in found and "duration_weeks" not in found:
         found["frequency_per_week"], found["duration_weeks"] = int(short.group(1)), int(short.group(2))
-    visits = re.search(_NUM + r"\s*(?:additional\s+|more\s+|\w+\s+)?(?:visits|sessions|treatments)\b", lowered)
-    if visits:
-        found["visits"] = _number(visits.group(1))
+    total = re.search(r"(?:visits|sessions|treatments)\s*\((\d+)\)", lowered)
+    counts = [_number(m.group(1)) for m in re.finditer(
+        r"\b" + _NUM + r"(?!\s*-\s*\d)\s*(?:\(\d+\)\s*)?(?:[\w\-]+\s+){0,3}?(?:visits|sessions|treatments)\b"
+        r"(?!\s*(?:a|per|/)\s*week)", lowered)]
+    if total or counts:  # 'two sessions for the wrist and eight sessions for the hand' asks for ten
+        found["visits"] = int(total.group(1)) if total else sum(counts)
     quantity = re.search(r"#\s*(\d+)|\bqty:?\s*(\d+)|quantity:?\s*(\d+)", lowered)
     if quantity:
         found["quantity"] = int(next(g for g in quantity.groups() if g))

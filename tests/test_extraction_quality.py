@@ -71,11 +71,11 @@ def test_judge(gold: Any, extracted: Any, outcome: str) -> None:
 def test_tally_counts_a_wrong_value_as_fp_and_fn_and_leaves_undefined_ratios_none() -> None:
     tally = Tally()
     for outcome in ("tp", "tp", "wrong", "fn", "tn", "skip"):
-        tally.add(outcome)
+        tally.count(outcome)
     assert (tally.tp, tally.fp, tally.fn, tally.tn, tally.gold, tally.skipped) == (2, 1, 2, 1, 5, 1)
     assert tally.precision == pytest.approx(2 / 3) and tally.recall == pytest.approx(0.5)
     empty = Tally()
-    empty.add("fn")
+    empty.count("fn")
     assert empty.precision is None and empty.recall == 0.0
     assert Tally().recall is None
 

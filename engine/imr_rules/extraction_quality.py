@@ -38,6 +38,7 @@ from typing import Any, Literal, TypeVar
 from .case_model import Case, Clinical
 from .extract import Extraction, extract_letter
 from .letters import LetterItem
+from .regression import BinaryCounts
 from .vocabulary import BodyRegion, Service
 
 Outcome = Literal["tp", "fp", "fn", "tn", "wrong", "skip"]
@@ -71,43 +72,28 @@ class Miss:
 
 
 @dataclass
-class Tally:
-    """Counts for one field: TP, FP, FN, TN, number of gold values scored, and unscorable gold values skipped."""
+class Tally(BinaryCounts):
+    """Counts for one field: TP, FP, FN, TN, number of gold values scored, and unscorable gold values skipped.
 
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
+    Precision and recall are those of :class:`~imr_rules.regression.BinaryCounts` (None when undefined).
+    """
+
     gold: int = 0
     skipped: int = 0
 
-    def add(self, outcome: Outcome) -> None:
-        """Count one gold value's outcome."""
+    def count(self, outcome: Outcome) -> None:
+        """Count one gold value's outcome; a wrong value is both a false positive and a false negative."""
         if outcome == "skip":
             self.skipped += 1
             return
         self.gold += 1
-        if outcome == "tp":
-            self.tp += 1
-        elif outcome == "tn":
-            self.tn += 1
-        elif outcome == "fp":
+        if outcome in ("tp", "tn"):
+            setattr(self, outcome, getattr(self, outcome) + 1)
+            return
+        if outcome in ("fp", "wrong"):
             self.fp += 1
-        elif outcome == "fn":
+        if outcome in ("fn", "wrong"):
             self.fn += 1
-        else:
-            self.fp += 1
-            self.fn += 1
-
-    @property
-    def precision(self) -> float | None:
-        """TP / (TP + FP); None when the extraction gave no value at all."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
-
-    @property
-    def recall(self) -> float | None:
-        """TP / (TP + FN); None when there is no gold value to find."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
 
 
 def judge(gold: G | _NotDocumented, extracted: P | None, matches: Callable[[G, P], bool]) -> Outcome:
@@ -726,7 +712,7 @@ class FieldScore:
 
     def record(self, outcome: Outcome, letter: str, item: int | None, gold: Any, extracted: Any) -> None:
         """Count an outcome; keep a miss record for anything but TP, TN and skip."""
-        self.tally.add(outcome)
+        self.tally.count(outcome)
         if outcome in ("fp", "fn", "wrong"):
             self.misses.append(Miss(letter, item, _show(gold), _show(extracted), outcome))
 
@@ -831,7 +817,7 @@ def _letter_level(report: QualityReport, stem: str, gold: dict[str, Any], extrac
     matched, missed, extra = match_diagnoses(gold_dx, extracted_dx)
     dx = report.fields["diagnoses"]
     for _ in matched:
-        dx.tally.add("tp")
+        dx.tally.count("tp")
     for description in missed:
         dx.record("fn", stem, None, description, "; ".join(extracted_dx) or None)
     for description in extra:
@@ -860,7 +846,7 @@ def _item_level(report: QualityReport, stem: str, gold: Sequence[GoldItem], extr
         record("decision", judge(data.get("decision"), decision, _equal), data.get("decision"), decision)
         gold_over, found_over = data.get("decision") == "Overturned", decision == "Overturned"
         if gold_over or found_over:
-            report.overturned.add("tp" if gold_over and found_over else "fn" if gold_over else "fp")
+            report.overturned.count("tp" if gold_over and found_over else "fn" if gold_over else "fp")
         category = str(data.get("service_category") or "")
         service = item.service if item else None
         if category and (category == "other" or category in SERVICE_CATEGORIES):

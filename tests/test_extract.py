@@ -382,3 +382,13 @@ def test_count_of_completed_sessions_a_few_words_away(tmp_path: Path) -> None:
     treatments = {t["type"]: t for t in clinical["prior_treatment"]}
     assert treatments["physical_therapy"]["visits_completed"] == 12
     assert "functional_improvement" not in treatments["chiropractic"]  # pain relief is not function
+
+
+@pytest.mark.skipif(not (SHARED / "letters" / "dev").is_dir(), reason="shared letters not present")
+def test_pdf_letters_give_the_items_and_decisions_of_their_text() -> None:
+    for pdf in sorted((SHARED / "letters" / "dev").glob("*.pdf"))[::25]:
+        from_pdf, from_text = extract_letter(pdf), extract_letter(pdf.with_suffix(".txt"))
+        assert from_pdf.case is not None and from_text.case is not None, pdf.name
+        assert from_pdf.case.recorded == from_text.case.recorded, pdf.name
+        assert [(i.service, i.body_region) for i in from_pdf.case.requested_items] == \
+            [(i.service, i.body_region) for i in from_text.case.requested_items], pdf.name

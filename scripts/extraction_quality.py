@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fields", action="store_true", help="also print what each field is compared with")
     parser.add_argument("--all-keys", action="store_true",
                         help="list every unscored annotated fact key (default: those annotated twice or more)")
+    parser.add_argument("--against-cases", type=Path, metavar="DIR",
+                        help="also compare clinical facts with the hand-made cases in DIR (e.g. cases/historical)")
     args = parser.parse_args(argv)
     if not args.annotations.is_file():
         print(f"error: no annotations at {args.annotations}", file=sys.stderr)
@@ -64,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\nAlignment problems:\n" + render_alignment(report))
     if args.misses:
         print("\nMisses:\n" + render_misses(report, args.misses))
+    if args.against_cases:
+        from imr_rules import extraction_vs_cases
+
+        suffix = ".pdf" if args.pdf else ".txt"
+        tallies, compared = extraction_vs_cases.compare(sorted(args.letters.glob(f"*{suffix}")), args.against_cases)
+        print("\nAgainst the hand-made cases:\n" + extraction_vs_cases.render_markdown(tallies, compared))
     return 0
 
 

@@ -370,3 +370,29 @@ def test_dev_letters_dates_are_read_from_the_header(dev_report: QualityReport) -
     for name in ("ur_denial_date", "imr_decision_date", "date_of_injury"):
         tally = dev_report.fields[name].tally
         assert tally.tp / tally.gold >= 0.95, (name, tally)
+
+
+def test_extraction_against_a_hand_made_case_counts_facts_in_either() -> None:
+    from imr_rules.case_model import Case
+    from imr_rules.extraction_vs_cases import score_pair
+
+    def case(clinical: dict[str, object]) -> Case:
+        return Case.model_validate({"case_id": "X", "claim": {"injury_date": "2016-01-04"},
+                                    "request_date": "2016-12-01", "clinical": clinical,
+                                    "requested_items": [{"id": "1", "description": "naproxen", "service": "nsaid",
+                                                         "body_region": "systemic"}]})
+
+    extracted = case({"medications": [{"name": "Norco", "drug_class": "opioid"}],
+                      "neurologic": {"sensory_loss": "present"}, "work_status": "full_duty"})
+    hand_made = case({"medications": [{"name": "Norco", "drug_class": "opioid"},
+                                      {"name": "Soma", "drug_class": "muscle_relaxant"}],
+                      "neurologic": {"sensory_loss": "absent"}})
+    tallies: dict[str, Tally] = {}
+    score_pair(tallies, extracted, hand_made)
+    meds = tallies["medications (drug classes in use)"]
+    assert (meds.tp, meds.fp, meds.fn, meds.gold) == (1, 0, 1, 2)
+    neuro = tallies["neurologic findings"]
+    assert (neuro.tp, neuro.fp, neuro.fn) == (0, 1, 1)
+    work = tallies["work status"]
+    assert (work.tp, work.fp, work.fn, work.recall) == (0, 1, 0, None)
+    assert "pain score" not in tallies  # neither case says anything

@@ -392,3 +392,13 @@ def test_pdf_letters_give_the_items_and_decisions_of_their_text() -> None:
         assert from_pdf.case.recorded == from_text.case.recorded, pdf.name
         assert [(i.service, i.body_region) for i in from_pdf.case.requested_items] == \
             [(i.service, i.body_region) for i in from_text.case.requested_items], pdf.name
+
+
+@pytest.mark.parametrize(("summary", "expected"), [
+    ("There is no documentation of functional improvement from physical therapy.",
+     [{"type": "physical_therapy", "functional_improvement": "absent"}]),
+    ("No physical therapy notes were provided.", None),
+    ("She did not attend physical therapy.", []),
+])
+def test_negated_treatment_mentions(tmp_path: Path, summary: str, expected: list[dict[str, str]] | None) -> None:
+    assert _clinical(tmp_path, summary).get("prior_treatment") == expected

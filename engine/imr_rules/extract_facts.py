@@ -400,7 +400,10 @@ def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, li
     for label, items in by_label.items():
         if not label.startswith("TX_"):
             continue
-        done = [m for m in items if m.affirmed and not _planned_treatment(summary, m)]
+        # 'no documentation of functional improvement from physical therapy': the negation is about the
+        # improvement, so the therapy was given.
+        done = [m for m in items if not m.uncertain and (m.affirmed or _about_response(m, function))
+                and not _planned_treatment(summary, m)]
         if not done:
             continue
         index = len(treatments)
@@ -426,7 +429,8 @@ def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, li
         treatments.append(entry)
     history = _TREATMENT_HISTORY.search(summary)
     denied = [m for label, items in by_label.items() if label.startswith("TX_") for m in items
-              if m.negated and not m.uncertain]
+              if m.negated and not m.uncertain and not _about_response(m, function)
+              and not _RECORDS.search(summary[m.sentence_start:m.sentence_end])]
     if treatments or history or denied:
         # A summary that states the treatment to date, or that a treatment was not given, documents
         # the prior treatment: a type it does not name was not given.
@@ -457,6 +461,16 @@ def _clause(summary: str, mention: Mention) -> str:
     left = max(sentence.rfind(",", 0, at), sentence.rfind(";", 0, at)) + 1
     rights = [i for i in (sentence.find(",", stop), sentence.find(";", stop)) if i >= 0]
     return sentence[left:min(rights) if rights else len(sentence)]
+
+
+# A negated treatment in a sentence about its records or results says the documentation is missing,
+# not that the treatment was not given ('no physical therapy notes were provided').
+_RECORDS = re.compile(r"\bnotes?\b|\brecords (?:were|are|was)\b|reports?|results?|response|outcome", re.I)
+
+
+def _about_response(mention: Mention, function: list[Mention]) -> bool:
+    """A negated treatment mention whose sentence also negates an improvement: the negation is the improvement's."""
+    return mention.negated and any(f.sentence_start == mention.sentence_start and f.negated for f in function)
 
 
 def _planned_treatment(summary: str, mention: Mention) -> bool:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .letters import DRUG_NAMES, Span, map_regions, parse_date
-from .vocabulary import BodyRegion, DiagnosisCategory, Procedure, Service
+from .letters import DRUG_NAMES, Span, map_regions, map_service, parse_date
+from .vocabulary import BodyRegion, DiagnosisCategory, Procedure, RedFlag, Service
 
 # (label, phrases): each phrase becomes a medspaCy TargetRule with that label.
 _TARGETS: dict[str, list[str]] = {
@@ -314,30 +314,22 @@ def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = N
                     span(field_path, m.start, m.end)
         return value
 
-    neuro: dict[str, str] = {}
-    for label, items in by_label.items():
-        if label.startswith("NEURO_"):
-            key = label.removeprefix("NEURO_")
-            value = record(f"clinical.neurologic.{key}", items)
-            if value:
-                neuro[key] = value
-    if neuro:
-        facts.clinical["neurologic"] = neuro
-    flags: dict[str, str] = {}
-    all_flags = record("clinical.red_flags", by_label.get("RED_FLAG_ALL", []))
-    if all_flags == "absent":
-        flags = {name: "absent" for name in (
-            "significant_trauma", "suspected_fracture_or_dislocation", "suspected_tumor", "suspected_infection",
-            "progressive_neurologic_deficit", "myelopathy", "bowel_bladder_dysfunction",
-            "cardiovascular_or_visceral_cause")}
-    for label, items in by_label.items():
-        if label.startswith("RED_FLAG_") and label != "RED_FLAG_ALL":
-            key = label.removeprefix("RED_FLAG_")
-            value = record(f"clinical.red_flags.{key}", items)
-            if value:
-                flags[key] = value
-    if flags:
-        facts.clinical["red_flags"] = flags
+    def prefixed(prefix: str, block: str, initial: dict[str, str]) -> None:
+        """Findings of the labels ``prefix<name>`` into ``clinical.<block>.<name>``."""
+        found_here = dict(initial)
+        for label, items in by_label.items():
+            if label.startswith(prefix) and label != "RED_FLAG_ALL":
+                key = label.removeprefix(prefix)
+                value = record(f"clinical.{block}.{key}", items)
+                if value:
+                    found_here[key] = value
+        if found_here:
+            facts.clinical[block] = found_here
+
+    prefixed("NEURO_", "neurologic", {})
+    # 'no red flags' documents every red flag as absent; a flag mentioned on its own overrides it.
+    no_flags = record("clinical.red_flags", by_label.get("RED_FLAG_ALL", [])) == "absent"
+    prefixed("RED_FLAG_", "red_flags", {flag.value: "absent" for flag in RedFlag} if no_flags else {})
     spasm = record("clinical.muscle_spasm", by_label.get("SPASM", []))
     if spasm:
         facts.clinical["muscle_spasm"] = spasm
@@ -489,8 +481,6 @@ def _original_requests(facts: ExtractedFacts, summary: str, span: Any) -> None:
     """Visits of the original request when utilization review modified it (certified part of it)."""
     if not _MODIFIED.search(summary):
         return
-    from .letters import map_service  # the item-title vocabulary reads the request as written
-
     for match in _ORIGINAL.finditer(summary):
         request = match.group(1)
         service = map_service(request)

@@ -10,9 +10,11 @@ Usage: python scripts/extraction_quality.py [--annotations PATH] [--letters DIR]
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
+from imr_rules.extract import extract_letter
 from imr_rules.extraction_quality import (
     evaluate,
     render_alignment,
@@ -56,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.letters.is_dir():
         print(f"error: no letters folder at {args.letters}", file=sys.stderr)
         return 2
+    extract = functools.cache(extract_letter)  # each letter extracted once, also for --against-cases
     report = evaluate(args.annotations, args.letters, pdf=args.pdf,
-                      progress=_progress if sys.stderr.isatty() else None)
+                      progress=_progress if sys.stderr.isatty() else None, extract=extract)
     minimum = 1 if args.all_keys else 2
     print(render_markdown(report, minimum) if args.markdown else render_text(report, minimum))
     if args.fields:
@@ -70,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         from imr_rules import extraction_vs_cases
 
         suffix = ".pdf" if args.pdf else ".txt"
-        tallies, compared = extraction_vs_cases.compare(sorted(args.letters.glob(f"*{suffix}")), args.against_cases)
+        tallies, compared = extraction_vs_cases.compare(sorted(args.letters.glob(f"*{suffix}")), args.against_cases,
+                                                        extract)
         print("\nAgainst the hand-made cases:\n" + extraction_vs_cases.render_markdown(tallies, compared))
     return 0
 

@@ -404,15 +404,19 @@ def prior_visits(clinical: Clinical, services: Iterable[Service]) -> list[int]:
             if entry.type in wanted and entry.visits_completed is not None]
 
 
+def any_present(values: Iterable[str]) -> bool | None:
+    """True when any finding is present, False when none is and one is absent, None when none is documented."""
+    found = set(values)
+    if "present" in found:
+        return True
+    return False if "absent" in found else None
+
+
 def functional_improvement(clinical: Clinical) -> bool | None:
     """True when any prior treatment documents functional improvement, False when none does and one documents
     its absence, None when no prior treatment says anything about it."""
     values = {entry.functional_improvement for entry in clinical.prior_treatment or []}
-    if "present" in values:
-        return True
-    if "absent" in values:
-        return False
-    return None
+    return any_present(values)
 
 
 def neuro_deficit(clinical: Clinical) -> bool | None:
@@ -420,22 +424,14 @@ def neuro_deficit(clinical: Clinical) -> bool | None:
     is present; False when at least one is documented and all documented ones are absent; else None."""
     exam = clinical.neurologic
     values = [exam.focal_deficit, exam.sensory_loss, exam.motor_weakness, exam.reflex_change]
-    if "present" in values:
-        return True
-    if "absent" in values:
-        return False
-    return None
+    return any_present(values)
 
 
 def red_flags_documented_none(clinical: Clinical) -> bool | None:
     """Red flags as a yes/no: True when any is present, False when none is and at least one is documented
     absent, None when nothing is documented."""
     values = list(clinical.red_flags.model_dump().values())
-    if "present" in values:
-        return True
-    if "absent" in values:
-        return False
-    return None
+    return any_present(values)
 
 
 WORK_STATUS_WORDS: dict[str, frozenset[str]] = {

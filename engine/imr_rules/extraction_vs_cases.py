@@ -17,7 +17,7 @@ from pathlib import Path
 from .case_model import Case, Clinical
 from .case_reader import read_case
 from .diagnostics import InputError
-from .extract import extract_letter
+from .extract import Extraction, extract_letter
 from .extraction_quality import Tally
 
 
@@ -106,15 +106,20 @@ def score_pair(tallies: dict[str, Tally], extracted: Case, hand_made: Case) -> N
         tally.gold += len(theirs)
 
 
-def compare(letters: Iterable[Path], cases_dir: Path) -> tuple[dict[str, Tally], int]:
-    """Extract each letter that has a hand-made case of the same name in ``cases_dir``; tallies and letters compared."""
+def compare(letters: Iterable[Path], cases_dir: Path,
+            extract: Callable[[Path], Extraction] = extract_letter) -> tuple[dict[str, Tally], int]:
+    """Extract each letter that has a hand-made case of the same name in ``cases_dir``; tallies and letters compared.
+
+    ``extract`` is the extraction to measure (the quality script passes a cached one, so that letters
+    are extracted once for both measurements).
+    """
     tallies: dict[str, Tally] = {name: Tally() for name in FIELDS}
     compared = 0
     for letter in letters:
         hand_path = cases_dir / f"{letter.stem}.yaml"
         if not hand_path.is_file():
             continue
-        extraction = extract_letter(letter)
+        extraction = extract(letter)
         try:
             hand_made = read_case(hand_path)
         except InputError:

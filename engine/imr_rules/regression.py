@@ -125,7 +125,11 @@ class FileResult:
     outcomes: list[ItemOutcome]
     problems: list[Diagnostic]
     warnings: tuple[Diagnostic, ...] = ()
-    extracted: bool = False
+
+    @property
+    def extracted(self) -> bool:
+        """True when the case was extracted from a letter rather than read from a case file."""
+        return is_letter(self.path)
 
 
 def _read(path: Path) -> tuple[Case | None, list[Diagnostic], list[Diagnostic]]:
@@ -150,9 +154,9 @@ def evaluate_files(files: Iterable[Path], evaluator: Evaluator) -> Iterator[File
     for path in files:
         case, errors, warnings = _read(path)
         if case is None:
-            yield FileResult(path, [], errors, tuple(warnings), is_letter(path))
+            yield FileResult(path, [], errors, tuple(warnings))
             continue
-        yield FileResult(path, outcomes(case, evaluator), errors, tuple(warnings), is_letter(path))
+        yield FileResult(path, outcomes(case, evaluator), errors, tuple(warnings))
 
 
 def outcomes(case: Case, evaluator: Evaluator) -> list[ItemOutcome]:

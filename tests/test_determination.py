@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from imr_rules.case_model import Case
@@ -35,12 +37,39 @@ def test_markdown_and_html_read_like_a_determination() -> None:
 def test_pdf_is_rendered_and_byte_identical_twice(tmp_path: Path) -> None:
     first, second = tmp_path / "a.pdf", tmp_path / "b.pdf"
     assert run_cli("evaluate", SEED, "--format", "pdf", "--output", first).returncode == 0
+    time.sleep(1.1)  # fontTools stamps the clock, to the second, into subset fonts unless told otherwise
     assert run_cli("evaluate", SEED, "--format", "pdf", "--output", second).returncode == 0
     data = first.read_bytes()
     assert data.startswith(b"%PDF-") and data == second.read_bytes()
     assert data.rstrip().endswith(b"%%EOF")
     case = read_case(SEED)
     assert render_pdf(case, evaluator(RULES).evaluate(case)) == data
+
+
+_RENDER_IN_A_PROCESS = """
+import sys
+from pathlib import Path
+if sys.argv[2] == "fonttools":
+    import weasyprint.pdf.fonts as fonts
+    fonts.harfbuzz_subset = None  # the path taken on machines without libharfbuzz-subset0
+from imr_rules.case_reader import read_case
+from imr_rules.determination import render_pdf
+from imr_rules.pipeline import evaluator
+case = read_case(Path(sys.argv[1]))
+sys.stdout.buffer.write(render_pdf(case, evaluator(Path(sys.argv[3])).evaluate(case)))
+"""
+
+
+def test_pdf_bytes_do_not_depend_on_the_clock_on_either_font_subsetter() -> None:
+    for subsetter in ("default", "fonttools"):
+        renders = []
+        for attempt in range(2):
+            if attempt:
+                time.sleep(1.1)
+            done = subprocess.run([sys.executable, "-c", _RENDER_IN_A_PROCESS, str(SEED), subsetter, str(RULES)],
+                                  capture_output=True, check=True, env={**os.environ, "IMR_RULES_CACHE_DIR": "off"})
+            renders.append(done.stdout)
+        assert renders[0].startswith(b"%PDF-") and renders[0] == renders[1], subsetter
 
 
 def test_record_id_depends_on_case_rules_and_engine() -> None:

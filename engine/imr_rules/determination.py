@@ -7,9 +7,15 @@ decision can be replayed and audited later (``imr-rules replay``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import threading
+import urllib.parse
+from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -55,13 +61,53 @@ def render_document(case: Case, result: CaseResult, kind: str) -> str:
                                                                          result.engine_version))
 
 
+FONT_DATE_EPOCH = "315532800"
+"""1980-01-01: the date fontTools writes into subset fonts' ``head`` table (SOURCE_DATE_EPOCH), so that a
+render does not depend on the clock whichever subsetter (HarfBuzz or fontTools) WeasyPrint uses."""
+
+_RENDER_LOCK = threading.Lock()
+
+
+def _templates_folder() -> Path:
+    return Path(str(resources.files("imr_rules") / "templates")).resolve()
+
+
+def _url_fetcher(url: str, timeout: int = 10, ssl_context: Any = None) -> dict[str, Any]:
+    """Serve only the fonts shipped with the templates; refuse every other URL (local files, network)."""
+    fonts = _templates_folder() / "fonts"
+    if url.startswith("file://"):
+        path = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path)).resolve()
+        if path.parent == fonts and path.suffix == ".ttf" and path.is_file():
+            return {"string": path.read_bytes(), "mime_type": "font/ttf"}
+    raise ValueError(f"refused to fetch {url!r}: a determination embeds only its own fonts")
+
+
+@contextlib.contextmanager
+def _fixed_font_timestamp() -> Iterator[None]:
+    previous = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = FONT_DATE_EPOCH
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = previous
+
+
 def render_pdf(case: Case, result: CaseResult) -> bytes:
-    """The determination as PDF, rendered from the HTML by WeasyPrint (no timestamps: same input, same bytes)."""
+    """The determination as PDF, rendered from the HTML by WeasyPrint: same input, same bytes.
+
+    The fonts are the ones shipped beside the templates (no system font decides the output), no metadata
+    or timestamp is written, and subset fonts carry a fixed date whichever subsetter WeasyPrint uses.
+    """
     import weasyprint  # heavy; loaded only for PDF output
 
     html = render_document(case, result, "html")
-    document = weasyprint.HTML(string=html)
-    pdf: bytes = document.write_pdf(metadata=False) if _supports_metadata_flag() else document.write_pdf()
+    base_url = _templates_folder().as_uri() + "/"
+    with _RENDER_LOCK, _fixed_font_timestamp():
+        document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_url_fetcher)
+        pdf: bytes = document.write_pdf(metadata=False) if _supports_metadata_flag() else document.write_pdf()
     return pdf
 
 

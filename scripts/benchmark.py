@@ -23,13 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tools/ lives there
+
 import yaml
 
-from imr_rules.case_model import Case
-from imr_rules.evaluator import ItemSession, _ActionRunner
-from imr_rules.pipeline import evaluator
-from imr_rules.regression import case_files, run_files
-from imr_rules.synthetic import synthetic_case
+from imr_rules.cases.model import Case
+from imr_rules.engine.evaluator import ItemSession, _ActionRunner
+from imr_rules.engine.knowledge_base import evaluator
+from imr_rules.regression.runner import case_files, run_files
+from tools.synthetic import synthetic_case
 
 ROOT = Path(__file__).resolve().parents[1]
 def _median_rate(runs: list[float], count: int) -> tuple[float, float]:

@@ -1,7 +1,7 @@
 """Measure letter extraction against the annotations: precision and recall per field.
 
 Runs ``imr-rules extract`` on every annotated dev letter and compares, field by field, with
-``../shared/annotations/dev.jsonl`` (rules in ``imr_rules.extraction_quality``).
+``../shared/annotations/dev.jsonl`` (rules in ``tools.extraction_quality``).
 
 Usage: python scripts/extraction_quality.py [--annotations PATH] [--letters DIR] [--pdf] [--markdown]
                                             [--misses N] [--alignment] [--fields] [--all-keys]
@@ -14,8 +14,10 @@ import functools
 import sys
 from pathlib import Path
 
-from imr_rules.extract import extract_letter
-from imr_rules.extraction_quality import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tools/ lives there
+
+from imr_rules.intake.extract import extract_letter
+from tools.extraction_quality import (
     evaluate,
     render_alignment,
     render_fields,
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.misses:
         print("\nMisses:\n" + render_misses(report, args.misses))
     if args.against_cases:
-        from imr_rules import extraction_vs_cases
+        from tools import extraction_vs_cases
 
         suffix = ".pdf" if args.pdf else ".txt"
         tallies, compared = extraction_vs_cases.compare(sorted(args.letters.glob(f"*{suffix}")), args.against_cases,

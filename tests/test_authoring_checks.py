@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from imr_rules.conditions import parse_condition
-from imr_rules.lint import contradiction
+from imr_rules.rulebase.conditions import parse_condition
+from imr_rules.rulebase.lint import contradiction
 
 from .conftest import run_cli
 

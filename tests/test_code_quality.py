@@ -10,8 +10,10 @@ import pytest
 
 from .conftest import ROOT
 
+LINTED = ["engine", "tests", "tools", "scripts"]
 
-@pytest.mark.parametrize("tool", [["ruff", "check", "engine", "tests"], ["mypy"]], ids=["ruff", "mypy"])
+
+@pytest.mark.parametrize("tool", [["ruff", "check", *LINTED], ["mypy"]], ids=["ruff", "mypy"])
 def test_tool_passes(tool: list[str]) -> None:
     if shutil.which(tool[0]) is None and not (ROOT / ".venv" / "bin" / tool[0]).exists():
         pytest.skip(f"{tool[0]} is not installed")

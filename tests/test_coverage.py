@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imr_rules.pipeline import evaluator
-from imr_rules.regression import case_files, coverage, evaluate_files
+from imr_rules.engine.knowledge_base import evaluator
+from imr_rules.regression.runner import case_files, coverage, evaluate_files
 
 from .conftest import RULES, SEEDS, run_cli
 

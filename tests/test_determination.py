@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from imr_rules.case_model import Case
-from imr_rules.case_reader import read_case
-from imr_rules.determination import record_id, render_document, render_pdf
-from imr_rules.pipeline import evaluator
-from imr_rules.synthetic import synthetic_case
+from imr_rules.cases.model import Case
+from imr_rules.cases.reader import read_case
+from imr_rules.engine.knowledge_base import evaluator
+from imr_rules.review.determination import record_id, render_document, render_pdf
+from tools.synthetic import synthetic_case
 
 from .conftest import ROOT, RULES, SEEDS, run_cli
 
@@ -52,9 +52,9 @@ from pathlib import Path
 if sys.argv[2] == "fonttools":
     import weasyprint.pdf.fonts as fonts
     fonts.harfbuzz_subset = None  # the path taken on machines without libharfbuzz-subset0
-from imr_rules.case_reader import read_case
-from imr_rules.determination import render_pdf
-from imr_rules.pipeline import evaluator
+from imr_rules.cases.reader import read_case
+from imr_rules.review.determination import render_pdf
+from imr_rules.engine.knowledge_base import evaluator
 case = read_case(Path(sys.argv[1]))
 sys.stdout.buffer.write(render_pdf(case, evaluator(Path(sys.argv[3])).evaluate(case)))
 """

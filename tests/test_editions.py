@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from imr_rules.authoring import example_paths
-from imr_rules.case_model import Case
-from imr_rules.pipeline import evaluator, load_rule_base
+from imr_rules.authoring.examples import example_paths
+from imr_rules.cases.model import Case
+from imr_rules.engine.knowledge_base import evaluator, load_rule_base
 
 from .conftest import RULES, load
 

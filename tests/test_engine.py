@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from imr_rules.case_model import Case
-from imr_rules.case_reader import read_case
-from imr_rules.compiler import compile_rule_base
-from imr_rules.durable_adapter import DurableEngine
-from imr_rules.evaluator import Evaluator, combine
-from imr_rules.pipeline import evaluator, load_rule_base
+from imr_rules.cases.model import Case
+from imr_rules.cases.reader import read_case
+from imr_rules.engine.durable_adapter import DurableEngine
+from imr_rules.engine.evaluator import Evaluator, combine
+from imr_rules.engine.knowledge_base import evaluator, load_rule_base
+from imr_rules.rulebase.compiler import compile_rule_base
 
 from .conftest import RULES, SEEDS, load
 
@@ -185,8 +185,8 @@ def test_the_statutory_cap_applies_even_within_the_crps_allowance() -> None:
 
 def test_two_conditions_on_one_fact_fire_together() -> None:
     """durable_rules lets a fact match one pattern per rule; the compiler merges tests on the same fact."""
-    from imr_rules.compiler import _Patterns
-    from imr_rules.conditions import parse_condition
+    from imr_rules.rulebase.compiler import _Patterns
+    from imr_rules.rulebase.conditions import parse_condition
 
     patterns = _Patterns()
     patterns.condition(parse_condition("conservative_care.weeks >= 3"), ">=")

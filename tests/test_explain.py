@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from imr_rules.case_reader import read_case
-from imr_rules.pipeline import evaluator
-from imr_rules.regression import case_files
-from imr_rules.whatif import what_would_change
+from imr_rules.cases.reader import read_case
+from imr_rules.engine.knowledge_base import evaluator
+from imr_rules.regression.runner import case_files
+from imr_rules.review.whatif import what_would_change
 
 from .conftest import RULES, SEEDS, run_cli
 

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from imr_rules.cli import app
-from imr_rules.extract import case_document, extract_letter
-from imr_rules.letters import parse_citation
+from imr_rules.intake.extract import case_document, extract_letter
+from imr_rules.intake.letters import parse_citation
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -297,7 +297,7 @@ def _annotations() -> dict[str, list[dict[str, object]]]:
 
 @pytest.mark.skipif(not (SHARED / "letters" / "dev").is_dir(), reason="shared letters not present")
 def test_every_shared_letter_extracts_with_the_annotated_decisions(tmp_path: Path) -> None:
-    from imr_rules.case_reader import read_case
+    from imr_rules.cases.reader import read_case
 
     annotations = _annotations()
     letters = sorted((SHARED / "letters" / "dev").glob("*.txt")) + sorted((SHARED / "letters" / "seeds").glob("*.txt"))
@@ -327,7 +327,7 @@ def test_every_shared_letter_extracts_with_the_annotated_decisions(tmp_path: Pat
 
 
 def test_regress_reads_letters_and_takes_each_letter_once(tmp_path: Path) -> None:
-    from imr_rules.regression import case_files
+    from imr_rules.regression.runner import case_files
 
     letter = _letter(tmp_path, "The worker is a 40 year old male. Evaluated on 12/20/2016.")
     (tmp_path / "letter.pdf").write_bytes(b"%PDF-1.4 stand-in: the text version beside it is taken")
@@ -371,7 +371,7 @@ def test_visits_certified_as_stated_when_review_modified_the_request(tmp_path: P
     ("two therapy sessions for the wrist and eight therapy sessions for the hand", {"visits": 10}),
 ])
 def test_visit_counts_in_item_titles(title: str, expected: dict[str, int]) -> None:
-    from imr_rules.letters import parse_quantities
+    from imr_rules.intake.letters import parse_quantities
 
     assert parse_quantities(title) == expected
 

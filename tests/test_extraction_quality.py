@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from imr_rules.case_model import Case
-from imr_rules.extraction_quality import (
+from imr_rules.cases.model import Case
+from imr_rules.cases.vocabulary import BodyRegion, Service
+from imr_rules.intake.letters import LetterItem, Span
+from tools.extraction_quality import (
     FACTS,
     NOT_DOCUMENTED,
     GoldItem,
@@ -39,8 +41,6 @@ from imr_rules.extraction_quality import (
     service_matches,
     weeks_match,
 )
-from imr_rules.letters import LetterItem, Span
-from imr_rules.vocabulary import BodyRegion, Service
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -373,8 +373,8 @@ def test_dev_letters_dates_are_read_from_the_header(dev_report: QualityReport) -
 
 
 def test_extraction_against_a_hand_made_case_counts_facts_in_either() -> None:
-    from imr_rules.case_model import Case
-    from imr_rules.extraction_vs_cases import score_pair
+    from imr_rules.cases.model import Case
+    from tools.extraction_vs_cases import score_pair
 
     def case(clinical: dict[str, object]) -> Case:
         return Case.model_validate({"case_id": "X", "claim": {"injury_date": "2016-01-04"},

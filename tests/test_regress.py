@@ -10,10 +10,10 @@ from xml.etree import ElementTree
 
 import yaml
 
-from imr_rules.compiler import compile_rule_base
-from imr_rules.evaluator import Evaluator
-from imr_rules.pipeline import load_rule_base
-from imr_rules.regression import BinaryCounts, case_files, evaluate_files
+from imr_rules.engine.evaluator import Evaluator
+from imr_rules.engine.knowledge_base import load_rule_base
+from imr_rules.regression.runner import BinaryCounts, case_files, evaluate_files
+from imr_rules.rulebase.compiler import compile_rule_base
 
 from .conftest import RULES, SEEDS, run_cli
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from imr_rules.authoring import REQUIRED_OUTCOMES, check_example, example_paths, load_examples
-from imr_rules.case_reader import read_case
-from imr_rules.pipeline import evaluator, load_rule_base
+from imr_rules.authoring.examples import REQUIRED_OUTCOMES, check_example, example_paths, load_examples
+from imr_rules.cases.reader import read_case
+from imr_rules.engine.knowledge_base import evaluator, load_rule_base
 
 from .conftest import RULES, run_cli
 

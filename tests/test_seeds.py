@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from imr_rules.case_model import Case
-from imr_rules.case_reader import read_case
-from imr_rules.pipeline import evaluator
+from imr_rules.cases.model import Case
+from imr_rules.cases.reader import read_case
+from imr_rules.engine.knowledge_base import evaluator
 
 from .conftest import RULES, SEEDS, load, run_cli
 

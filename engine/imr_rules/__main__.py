@@ -1,5 +1,5 @@
 """``python -m imr_rules``: the same as the ``imr-rules`` command."""
 
-from .cli import main
+from imr_rules.cli import main
 
 main()

@@ -14,17 +14,17 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from . import __version__
-from .case_model import Case
-from .case_reader import read_case
-from .diagnostics import Diagnostic, InputError
-from .durable_adapter import EngineError
-from .evaluator import Evaluator
-from .model_errors import translate
-from .pipeline import default_rules_dir, evaluator, load_rule_base
-from .report import render_text
-from .results import CaseResult
-from .yaml_source import load_yaml
+from imr_rules import __version__
+from imr_rules.cases.model import Case
+from imr_rules.cases.reader import read_case
+from imr_rules.common.diagnostics import Diagnostic, InputError
+from imr_rules.common.model_errors import translate
+from imr_rules.common.yaml_source import load_yaml
+from imr_rules.engine.durable_adapter import EngineError
+from imr_rules.engine.evaluator import Evaluator
+from imr_rules.engine.knowledge_base import default_rules_dir, evaluator, load_rule_base
+from imr_rules.engine.results import CaseResult
+from imr_rules.review.report import render_text
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -97,7 +97,7 @@ def evaluate(
     """Decide every requested item of a case: Upheld / Overturned, with a cited rationale."""
     rule_base_evaluator = _evaluator_or_exit(rules)
     if str(case_file) == "-":
-        from .batch import evaluate_stream
+        from imr_rules.review.batch import evaluate_stream
 
         failed = evaluate_stream(sys.stdin, sys.stdout, rule_base_evaluator)
         raise typer.Exit(EXIT_BAD_CASE if failed else EXIT_OK)
@@ -114,7 +114,7 @@ def evaluate(
 
 
 def _render(case: Case, result: CaseResult, output: OutputFormat, trace: bool) -> str | bytes:
-    from .determination import decision_record, render_document, render_pdf
+    from imr_rules.review.determination import decision_record, render_document, render_pdf
 
     if output == OutputFormat.json:
         return json.dumps(decision_record(case, result), indent=2, ensure_ascii=False) + "\n"
@@ -148,7 +148,7 @@ def replay(
     rules: RulesOption = None,
 ) -> None:
     """Re-evaluate a decision record's case and compare: same record id, decisions and citations."""
-    from .determination import decision_record
+    from imr_rules.review.determination import decision_record
 
     try:
         record = json.loads(record_file.read_text(encoding="utf-8"))
@@ -179,8 +179,8 @@ def explain(
     rules: RulesOption = None,
 ) -> None:
     """Why each item came out as it did, what documentation is missing, and what would change the decision."""
-    from .report import render_explanation
-    from .whatif import what_would_change
+    from imr_rules.review.report import render_explanation
+    from imr_rules.review.whatif import what_would_change
 
     engine = _evaluator_or_exit(rules)
     try:
@@ -206,7 +206,7 @@ def validate(
     examples: Annotated[bool, typer.Option(help="Also evaluate each rule's example cases.")] = True,
 ) -> None:
     """Check a rule base (and cases): formats, references, conditions, templates, examples."""
-    from .authoring import check_example, load_examples
+    from imr_rules.authoring.examples import check_example, load_examples
 
     root = rules_dir or default_rules_dir()
     try:
@@ -245,8 +245,8 @@ def coverage_command(
     rules: RulesOption = None,
 ) -> None:
     """Share of items the rule base addresses, per service category, and agreement with recorded decisions."""
-    from .regress_report import render_coverage
-    from .regression import ItemOutcome, case_files, coverage, evaluate_files
+    from imr_rules.regression.report import render_coverage
+    from imr_rules.regression.runner import ItemOutcome, case_files, coverage, evaluate_files
 
     engine = _evaluator_or_exit(rules)
     rows: list[ItemOutcome] = []
@@ -305,8 +305,8 @@ def regress(
                                                      help="Progress bar (default: on a terminal, not in CI).")] = None,
 ) -> None:
     """Evaluate cases with recorded determinations; report agreement, citations, disagreements and flips."""
-    from . import regress_report
-    from .regression import baseline_of, case_files, compare_baseline, compute_metrics, run_files
+    from imr_rules.regression import report as regress_report
+    from imr_rules.regression.runner import baseline_of, case_files, compare_baseline, compute_metrics, run_files
 
     root = rules or default_rules_dir()
     try:
@@ -365,7 +365,7 @@ def extract(
     output: Annotated[ExtractFormat, typer.Option("--format", "-f", help="Case file format.")] = ExtractFormat.yaml,
 ) -> None:
     """Turn IMR letters into case files with their recorded decisions (facts from the case summary only)."""
-    from .extract import case_document, extract_letter
+    from imr_rules.intake.extract import case_document, extract_letter
 
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -405,7 +405,7 @@ def rules_list(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table (docs/rules.md).")] = False,
 ) -> None:
     """The rule catalogue: topic, edition, citation, effective period and example count of every topic rule."""
-    from .catalogue import render_catalogue
+    from imr_rules.authoring.catalogue import render_catalogue
 
     try:
         rule_base, _ = load_rule_base(rules)

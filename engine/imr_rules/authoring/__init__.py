@@ -1,0 +1,1 @@
+"""Stage 5, authoring checks: rule example cases and the rule catalogue."""

@@ -1,0 +1,105 @@
+"""Render results: text that reads like the 'IMR ISSUES, DECISIONS AND RATIONALES' part of a letter, or JSON."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+from imr_rules.engine.explain import format_value
+from imr_rules.engine.results import CaseResult, FactRead, ItemResult
+
+if TYPE_CHECKING:
+    from imr_rules.review.whatif import Change
+
+STATE_MARK = {"met": "met", "not_met": "NOT MET", "not_documented": "NOT DOCUMENTED"}
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def _reads(reads: list[FactRead]) -> str:
+    return ", ".join(f"{r.name}={format_value(r.value) if r.documented else 'not documented'}" for r in reads)
+
+
+def _item_text(index: int, item: ItemResult, show_trace: bool) -> list[str]:
+    lines = [f"{index}. {item.description}: {item.decision}", ""]
+    if item.citation is not None:
+        lines.append(f"  Guideline: Decision based on {item.citation.text}.")
+        lines.append(_wrap(f"Rule: {item.rule}; basis: criteria {str(item.basis).replace('_', ' ')}."))
+        lines.append("")
+    lines.append(_wrap(f"Decision rationale: {item.rationale}"))
+    if item.criteria:
+        lines += ["", "  Criteria:"]
+        for criterion in item.criteria:
+            pad = "    " + "  " * criterion.depth
+            detail = f" [{_reads(criterion.reads)}]" if criterion.reads else ""
+            note = f" ({criterion.note})" if criterion.note else ""
+            lines.append(f"{pad}- {STATE_MARK[criterion.state]}: {criterion.label}{detail}{note}")
+    if item.missing_documentation:
+        lines += ["", "  Documentation missing (request from the treating physician):"]
+        lines += [f"    - {ask}" for ask in item.missing_documentation]
+    if item.assumptions:
+        lines += ["", "  Assumptions:"] + [f"    - {a}" for a in item.assumptions]
+    if item.notes:
+        lines += ["", "  Notes:"] + [f"    - {n}" for n in item.notes]
+    if show_trace and item.trace:
+        lines += ["", "  Rules fired, in order:"]
+        for step in item.trace:
+            reads = f" <- {_reads(step.reads)}" if step.reads else ""
+            lines.append(f"    {step.step:>2}. [{step.kind}] {step.rule}: {step.concluded}{reads}")
+    return [*lines, ""]
+
+
+def render_text(result: CaseResult, show_trace: bool = True) -> str:
+    """The text report of a case."""
+    lines = ["IMR ISSUES, DECISIONS AND RATIONALES", "",
+             f"Case {result.case_id}; request date {result.request_date}; rule base {result.rule_base_version}; "
+             f"imr-rules {result.engine_version}", ""]
+    for index, item in enumerate(result.items, start=1):
+        lines += _item_text(index, item, show_trace)
+    lines.append("Decision support only: a physician reviewer makes the determination.")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(result: CaseResult) -> str:
+    """The JSON report of a case (schema version 1, documented in the README)."""
+    return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _value_words(value: Any) -> str:
+    return "not documented" if value is None else format_value(value)
+
+
+def render_explanation(result: CaseResult, changes: dict[str, list[Change]], descriptions: dict[str, str],
+                       item_id: str | None = None) -> str:
+    """Per item: criteria with the facts read and their provenance, the request for information, and the
+    smallest changes to the documented facts that would turn the decision."""
+    lines = [f"Case {result.case_id}; request date {result.request_date}; rule base {result.rule_base_version}", ""]
+    for item in result.items:
+        if item_id is not None and item.item_id != item_id:
+            continue
+        lines.append(f"Item {item.item_id}: {item.description}: {item.decision}"
+                     + (f" ({item.citation.text})" if item.citation else ""))
+        for criterion in item.criteria:
+            pad = "  " + "  " * criterion.depth
+            lines.append(f"{pad}- {STATE_MARK[criterion.state]}: {criterion.label}"
+                         + (f" ({criterion.note})" if criterion.note else ""))
+            for read in criterion.reads:
+                lines.append(f"{pad}    {read.name} = {_value_words(read.value if read.documented else None)}"
+                             f"   [from {read.source}]")
+        if item.missing_documentation:
+            lines += ["", "  Request for information to the requesting physician: please provide"]
+            lines += [f"    {n}. {ask}" for n, ask in enumerate(item.missing_documentation, 1)]
+        found = changes.get(item.item_id, [])
+        if found:
+            lines += ["", "  What would change the decision (re-evaluated with each change):"]
+            for change in found:
+                parts = [f"{descriptions.get(fact, fact)} were {_value_words(after)} (now {_value_words(before)})"
+                         for fact, before, after in change.changes]
+                lines.append(f"    - would be {change.decision} under {change.rule} if " + " and ".join(parts))
+        elif item.decision != "Not addressed":
+            lines += ["", "  No change of one or two documented facts turns this decision."]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""Load stage for rules: read every YAML file of a rules folder into its pydantic model.
+
+Collects every problem from every file; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+from pydantic import BaseModel, ValidationError
+
+from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
+from imr_rules.common.model_errors import translate
+from imr_rules.common.yaml_source import SourceDocument, load_yaml
+from imr_rules.rulebase.model import DerivationFile, FactCatalogueFile, GuidelineRegistryFile, TopicFile
+
+REGISTRY_FILE = "guidelines.yaml"
+FACTS_FILE = "facts.yaml"
+RuleFile = Union[TopicFile, DerivationFile]
+
+
+@dataclass
+class LoadedRules:
+    """The parsed files of a rules folder, with their source documents for locating errors."""
+
+    root: Path
+    registry: tuple[GuidelineRegistryFile, SourceDocument] | None = None
+    catalogue: tuple[FactCatalogueFile, SourceDocument] | None = None
+    rule_files: list[tuple[RuleFile, SourceDocument]] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def rule_file_paths(root: Path) -> list[Path]:
+    """Every rule file under ``root``: YAML files outside example folders, except registry and catalogue."""
+    paths = []
+    for path in sorted(root.rglob("*.y*ml")):
+        relative = path.relative_to(root)
+        if any(part.endswith(".examples") for part in relative.parts[:-1]):
+            continue
+        if relative.as_posix() in (REGISTRY_FILE, FACTS_FILE):
+            continue
+        paths.append(path)
+    return paths
+
+
+def _parse(path: Path, model: type[BaseModel], loaded: LoadedRules) -> tuple[BaseModel, SourceDocument] | None:
+    try:
+        document = load_yaml(path)
+    except InputError as exc:
+        loaded.diagnostics.extend(exc.diagnostics)
+        return None
+    try:
+        return model.model_validate(document.data), document
+    except ValidationError as exc:
+        loaded.diagnostics.extend(translate(exc, document, model))
+        return None
+
+
+def _rule_model(document_data: object) -> type[BaseModel] | None:
+    if isinstance(document_data, dict):
+        kind = document_data.get("kind")
+        if kind == "topic":
+            return TopicFile
+        if kind == "derivations":
+            return DerivationFile
+    return None
+
+
+def load_rules(root: Path) -> LoadedRules:
+    """Parse the registry, the fact catalogue and every rule file under ``root``."""
+    loaded = LoadedRules(root=root)
+    if not root.is_dir():
+        loaded.diagnostics.append(Diagnostic(display_path(root), None, "", "rules folder not found",
+                                             "pass --rules DIR pointing at a folder with guidelines.yaml"))
+        return loaded
+    for name, model, attribute in ((REGISTRY_FILE, GuidelineRegistryFile, "registry"),
+                                   (FACTS_FILE, FactCatalogueFile, "catalogue")):
+        path = root / name
+        if not path.exists():
+            loaded.diagnostics.append(Diagnostic(display_path(path), None, "", f"{name} is missing",
+                                                 "every rules folder needs the guideline registry and fact catalogue"))
+            continue
+        parsed = _parse(path, model, loaded)
+        if parsed is not None:
+            setattr(loaded, attribute, parsed)
+    for path in rule_file_paths(root):
+        _load_rule_file(path, loaded)
+    return loaded
+
+
+def _load_rule_file(path: Path, loaded: LoadedRules) -> None:
+    try:
+        document = load_yaml(path)
+    except InputError as exc:
+        loaded.diagnostics.extend(exc.diagnostics)
+        return
+    model = _rule_model(document.data)
+    if model is None:
+        loaded.diagnostics.append(Diagnostic(document.name, document.line_of(("kind",)), "kind",
+                                             "a rule file needs 'kind: topic' or 'kind: derivations'",
+                                             "add the kind line at the top of the file"))
+        return
+    try:
+        parsed = model.model_validate(document.data)
+    except ValidationError as exc:
+        loaded.diagnostics.extend(translate(exc, document, model))
+        return
+    assert isinstance(parsed, (TopicFile, DerivationFile))
+    loaded.rule_files.append((parsed, document))

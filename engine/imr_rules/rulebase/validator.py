@@ -1,0 +1,338 @@
+"""Validate stage for rules: check every reference, condition and template; build the ``RuleBase``.
+
+Every problem is collected with file, line, field and a hint. A rule base with any error is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from imr_rules.cases.facts import FACT_NAMES
+from imr_rules.cases.vocabulary import BodyRegion, DiagnosisCategory, Procedure, Service, WorkStatus
+from imr_rules.common.diagnostics import Diagnostic
+from imr_rules.common.yaml_source import PathKey, SourceDocument, dotted
+from imr_rules.rulebase.conditions import (
+    Condition,
+    ConditionSyntaxError,
+    Expression,
+    FactRef,
+    parse_condition,
+    parse_expression,
+)
+from imr_rules.rulebase.lint import lint
+from imr_rules.rulebase.loader import LoadedRules
+from imr_rules.rulebase.model import (
+    Criterion,
+    CriterionSpec,
+    Derivation,
+    DerivationFile,
+    DerivationSpec,
+    FactSpec,
+    FactSpecModel,
+    Guideline,
+    Located,
+    RuleBase,
+    Topic,
+    TopicFile,
+)
+
+BASE_VALUES: dict[str, tuple[str, ...]] = {
+    "item.service": tuple(s.value for s in Service),
+    "item.body_region": tuple(r.value for r in BodyRegion),
+    "surgery.procedure": tuple(p.value for p in Procedure),
+    "diagnosis.categories": tuple(c.value for c in DiagnosisCategory),
+    "work.status": tuple(w.value for w in WorkStatus),
+    "patient.sex": ("male", "female"),
+}
+TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
+TEMPLATE_SPECIALS = ("citation", "guideline", "item.description", "findings")
+
+
+@dataclass
+class _Context:
+    loaded: LoadedRules
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    facts: dict[str, FactSpec] = field(default_factory=dict)
+
+    def error(self, document: SourceDocument, path: PathKey, message: str, hint: str = "") -> None:
+        self.diagnostics.append(Diagnostic(document.name, document.line_of(path), dotted(path), message, hint))
+
+    def nearest_fact(self, name: str) -> str:
+        match = difflib.get_close_matches(name, list(self.facts), n=1, cutoff=0.6)
+        return f"did you mean '{match[0]}'?" if match else "see rules/facts.yaml or a file's derived_facts"
+
+
+def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnostic]]:
+    """Build the rule base; return it with ``None`` in its place when any error was found."""
+    ctx = _Context(loaded=loaded, diagnostics=list(loaded.diagnostics))
+    if loaded.registry is None or loaded.catalogue is None:
+        return None, ctx.diagnostics  # every reference would fail; report the root cause only
+    guidelines = _guidelines(ctx)
+    _base_facts(ctx)
+    _derived_facts(ctx)
+    derivations: list[Derivation] = []
+    topics: list[Topic] = []
+    rule_ids: dict[str, str] = {}
+    for parsed, document in loaded.rule_files:
+        previous = rule_ids.get(parsed.id)
+        if previous:
+            ctx.error(document, ("id",), f"rule id '{parsed.id}' is already used in {previous}", "ids are unique")
+        rule_ids.setdefault(parsed.id, document.name)
+        if isinstance(parsed, DerivationFile):
+            derivations.extend(_derivations(ctx, parsed.derive, document, None, ("derive",)))
+        else:
+            topic = _topic(ctx, parsed, document, guidelines)
+            if topic is not None:
+                topics.append(topic)
+    errors = [d for d in ctx.diagnostics if d.severity == "error"]
+    if errors or not topics:
+        if not topics and not errors:
+            ctx.diagnostics.append(Diagnostic(str(loaded.root), None, "", "no topic rules found",
+                                              "a rules folder needs at least one file with 'kind: topic'"))
+        return None, ctx.diagnostics
+    files = [doc.path for _, doc in loaded.rule_files]
+    base = RuleBase(root=loaded.root, version=_version(loaded), guidelines=guidelines, facts=ctx.facts,
+                    derivations=derivations, topics=topics, files=files)
+    ctx.diagnostics.extend(lint(base))
+    if any(d.severity == "error" for d in ctx.diagnostics):
+        return None, ctx.diagnostics
+    return base, ctx.diagnostics
+
+
+def _version(loaded: LoadedRules) -> str:
+    digest = hashlib.sha256()
+    paths = [doc.path for _, doc in loaded.rule_files]
+    for extra in (loaded.registry, loaded.catalogue):
+        if extra is not None:
+            paths.append(extra[1].path)
+    for path in sorted(paths):
+        digest.update(path.relative_to(loaded.root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _guidelines(ctx: _Context) -> dict[str, Guideline]:
+    result: dict[str, Guideline] = {}
+    if ctx.loaded.registry is None:
+        return result
+    registry, document = ctx.loaded.registry
+    for index, spec in enumerate(registry.guidelines):
+        if spec.id in result:
+            ctx.error(document, ("guidelines", index, "id"), f"guideline id '{spec.id}' is listed twice")
+        if spec.effective_to is not None and spec.effective_to < spec.effective_from:
+            ctx.error(document, ("guidelines", index, "effective_to"), "effective_to is before effective_from")
+        result[spec.id] = Guideline(spec.id, spec.title, spec.label, spec.edition, spec.source, spec.regulation,
+                                    spec.effective_from, spec.effective_to, spec.cite_by, spec.note)
+    return result
+
+
+def _base_facts(ctx: _Context) -> None:
+    if ctx.loaded.catalogue is None:
+        return
+    catalogue, document = ctx.loaded.catalogue
+    for name, spec in catalogue.facts.items():
+        if name not in FACT_NAMES:
+            ctx.error(document, ("facts", name), f"fact '{name}' is not computed from the case",
+                      "every catalogue fact needs a projection in imr_rules/facts.py")
+            continue
+        values = tuple(spec.values) if spec.values else BASE_VALUES.get(name)
+        ctx.facts[name] = FactSpec(name, spec.kind, spec.description, spec.ask, values, "case")
+    for name in FACT_NAMES:
+        if name not in catalogue.facts:
+            ctx.error(document, ("facts",), f"fact '{name}' is computed but not in the catalogue",
+                      "describe it in rules/facts.yaml")
+
+
+def _derived_facts(ctx: _Context) -> None:
+    for parsed, document in ctx.loaded.rule_files:
+        for name, spec in parsed.derived_facts.items():
+            if name in ctx.facts:
+                other = ctx.facts[name].origin
+                ctx.error(document, ("derived_facts", name), f"fact '{name}' is already declared by {other}",
+                          "declare each derived fact once and reuse it")
+                continue
+            if not re.match(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", name):
+                ctx.error(document, ("derived_facts", name), f"'{name}' is not a valid fact name",
+                          "use lower-case words joined by dots")
+                continue
+            ctx.facts[name] = _fact_spec(name, spec, parsed.id)
+
+
+def _fact_spec(name: str, spec: FactSpecModel, origin: str) -> FactSpec:
+    return FactSpec(name, spec.kind, spec.description, spec.ask,
+                    tuple(spec.values) if spec.values else None, origin)
+
+
+def _condition(ctx: _Context, text: str, document: SourceDocument, path: PathKey) -> Condition | None:
+    try:
+        condition = parse_condition(text)
+    except ConditionSyntaxError as exc:
+        ctx.error(document, path, f"cannot read condition '{text}': {exc}")
+        return None
+    problem = _check_condition(ctx, condition)
+    if problem:
+        ctx.error(document, path, problem[0], problem[1])
+        return None
+    return condition
+
+
+def _check_condition(ctx: _Context, condition: Condition) -> tuple[str, str] | None:
+    for name in condition.facts_read:
+        if name not in ctx.facts:
+            return f"unknown fact '{name}' in '{condition.text}'", ctx.nearest_fact(name)
+    spec = ctx.facts[condition.fact]
+    op, operand = condition.op, condition.operand
+    if op in ("present", "absent") and spec.kind != "finding":
+        return f"'{condition.fact}' is a {spec.kind}, not a finding", "use a comparison instead of 'is present'"
+    if op in ("<", "<=", ">", ">="):
+        if spec.kind not in ("number", "date"):
+            return f"'{condition.fact}' is a {spec.kind}; '{op}' needs a number", "compare with == or in [..]"
+        if isinstance(operand, FactRef):
+            if ctx.facts[operand.name].kind not in ("number", "date"):
+                return f"'{operand.name}' is not a number", "compare numbers with numbers"
+        elif not isinstance(operand, (int, float)):
+            return f"'{operand}' is not a number", "write a number on the right of the comparison"
+    if op in ("contains", "lacks") and spec.kind != "list":
+        return f"'{condition.fact}' is a {spec.kind}, not a list", "use == or in [..]"
+    return _check_values(condition, spec)
+
+
+def _check_values(condition: Condition, spec: FactSpec) -> tuple[str, str] | None:
+    operand = condition.operand
+    if isinstance(operand, FactRef) or operand is None:
+        return None
+    if spec.kind == "finding" and condition.op in ("==", "!="):
+        allowed: tuple[str, ...] | None = ("present", "absent")
+    else:
+        allowed = spec.values
+    if spec.kind in ("number", "date") or allowed is None:
+        return None
+    given = operand if isinstance(operand, tuple) else (str(operand),)
+    for value in given:
+        if value not in allowed:
+            match = difflib.get_close_matches(value, allowed, n=1, cutoff=0.5)
+            hint = f"did you mean '{match[0]}'?" if match else "one of: " + ", ".join(allowed)
+            return f"'{value}' is not a value of '{condition.fact}'", hint
+    return None
+
+
+def _derivations(ctx: _Context, specs: Iterable[DerivationSpec], document: SourceDocument,
+                 topic: str | None, prefix: PathKey) -> list[Derivation]:
+    result = []
+    for index, spec in enumerate(specs):
+        path = (*prefix, index)
+        conditions = [_condition(ctx, text, document, (*path, "when", i)) for i, text in enumerate(spec.when)]
+        conclusions: list[tuple[str, Expression]] = []
+        for name, raw in spec.conclude.items():
+            where = (*path, "conclude", name)
+            if name not in ctx.facts or ctx.facts[name].origin == "case":
+                hint = "declare it under derived_facts" if name not in ctx.facts else "case facts cannot be concluded"
+                ctx.error(document, where, f"'{name}' is not a declared derived fact", hint)
+                continue
+            try:
+                expression = parse_expression(raw)
+            except ConditionSyntaxError as exc:
+                ctx.error(document, where, f"cannot read conclusion '{raw}': {exc}")
+                continue
+            unknown = [f for f in expression.facts_read if f not in ctx.facts]
+            if unknown:
+                ctx.error(document, where, f"unknown fact '{unknown[0]}' in '{raw}'", ctx.nearest_fact(unknown[0]))
+                continue
+            values = ctx.facts[name].values
+            if expression.literal is not None and values and str(expression.literal) not in values:
+                ctx.error(document, where, f"'{expression.literal}' is not a value of '{name}'",
+                          "one of: " + ", ".join(values))
+                continue
+            conclusions.append((name, expression))
+        valid = [c for c in conditions if c is not None]
+        if len(valid) == len(conditions) and len(conclusions) == len(spec.conclude):
+            result.append(Derivation(spec.id, valid, conclusions, spec.assumes, topic,
+                                     Located(document.name, document.line_of(path))))
+        if spec.assumes:
+            _check_template(ctx, spec.assumes, document, (*path, "assumes"))
+    return result
+
+
+def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
+           guidelines: dict[str, Guideline]) -> Topic | None:
+    errors_before = len(ctx.diagnostics)
+    guideline = guidelines.get(parsed.guideline)
+    if guideline is None:
+        match = difflib.get_close_matches(parsed.guideline, list(guidelines), n=1, cutoff=0.5)
+        ctx.error(document, ("guideline",), f"unknown guideline '{parsed.guideline}'",
+                  f"did you mean '{match[0]}'?" if match else "add it to rules/guidelines.yaml")
+    elif guideline.cite_by == "pages" and not parsed.citation.pages:
+        ctx.error(document, ("citation", "pages"), f"{guideline.id} is cited by page; pages are missing")
+    elif guideline.cite_by == "section" and not parsed.citation.section:
+        ctx.error(document, ("citation", "section"), f"{guideline.id} is cited by section; section is missing")
+    when = [_condition(ctx, text, document, ("applies_to", "when", i)) for i, text in
+            enumerate(parsed.applies_to.when)]
+    derive = _derivations(ctx, parsed.derive, document, parsed.id, ("derive",))
+    seen: set[str] = set()
+    criteria = [_criterion(ctx, spec, document, ("criteria", i), parsed.id, seen)
+                for i, spec in enumerate(parsed.criteria)]
+    for name in ("overturned", "upheld", "not_documented"):
+        _check_template(ctx, getattr(parsed.rationale, name), document, ("rationale", name))
+    if parsed.recommended and not parsed.criteria:
+        ctx.error(document, ("criteria",), f"topic {parsed.id} has no criteria",
+                  "list the criteria, or set 'recommended: false' for a service the guideline does not recommend")
+    if not parsed.recommended and parsed.criteria:
+        ctx.error(document, ("criteria",), f"topic {parsed.id} is not recommended but lists criteria",
+                  "a not-recommended service has no criteria to meet; remove them or the recommended line")
+    if len(ctx.diagnostics) > errors_before or guideline is None:
+        return None
+    regions = tuple(r.value for r in parsed.applies_to.body_regions) if parsed.applies_to.body_regions else None
+    return Topic(
+        id=parsed.id, title=parsed.title, topic=parsed.topic, guideline=guideline, citation=parsed.citation,
+        services=tuple(s.value for s in parsed.applies_to.services), body_regions=regions,
+        when=[c for c in when if c is not None], precedence=parsed.precedence, recommended=parsed.recommended,
+        criteria=[c for c in criteria if c is not None], derive=derive, rationale=parsed.rationale,
+        where=Located(document.name, document.line_of(("id",))), path=document.path)
+
+
+def _criterion(ctx: _Context, spec: CriterionSpec, document: SourceDocument, path: PathKey, topic_id: str,
+               seen: set[str]) -> Criterion | None:
+    where = Located(document.name, document.line_of(path))
+    if spec.id in seen:
+        ctx.error(document, (*path, "id"), f"criterion id '{spec.id}' is used twice in this topic")
+    seen.add(spec.id)
+    given = [name for name in ("test", "all_of", "any_of") if getattr(spec, name) is not None]
+    if len(given) != 1:
+        ctx.error(document, path, f"criterion '{spec.id}' needs exactly one of test, all_of, any_of",
+                  f"it has {', '.join(given) or 'none'}")
+        return None
+    key = f"{topic_id}/{spec.id}"
+    if spec.test is not None:
+        condition = _condition(ctx, spec.test, document, (*path, "test"))
+        if spec.text is None:
+            ctx.error(document, path, f"criterion '{spec.id}' has no text",
+                      "add text: met / not_met / not_documented sentences for the rationale")
+        else:
+            for state in ("met", "not_met", "not_documented"):
+                _check_template(ctx, getattr(spec.text, state), document, (*path, "text", state))
+        if condition is None:
+            return None
+        return Criterion(key, spec.id, spec.label, "test", condition, [], spec.text, where)
+    group = spec.all_of if spec.all_of is not None else spec.any_of
+    assert group is not None
+    mode: str = "all" if spec.all_of is not None else "any"
+    name = "all_of" if mode == "all" else "any_of"
+    if not group:
+        ctx.error(document, (*path, name), f"'{name}' of criterion '{spec.id}' is empty")
+        return None
+    children = [_criterion(ctx, child, document, (*path, name, i), topic_id, seen) for i, child in enumerate(group)]
+    if any(child is None for child in children):
+        return None
+    return Criterion(key, spec.id, spec.label, "all" if mode == "all" else "any", None,
+                     [c for c in children if c is not None], spec.text, where)
+
+
+def _check_template(ctx: _Context, template: str, document: SourceDocument, path: PathKey) -> None:
+    for match in TEMPLATE_FIELD.finditer(template):
+        name = match.group(1).strip()
+        if name not in ctx.facts and name not in TEMPLATE_SPECIALS:
+            ctx.error(document, path, f"template names unknown fact '{{{name}}}'", ctx.nearest_fact(name))

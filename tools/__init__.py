@@ -1,0 +1,1 @@
+"""Measurement tooling kept out of the product package: extraction quality, synthetic corpora."""

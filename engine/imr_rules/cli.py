@@ -303,8 +303,15 @@ def regress(
     jobs: Annotated[int, typer.Option(min=1, max=64, help="Processes to spread cases over.")] = 1,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress",
                                                      help="Progress bar (default: on a terminal, not in CI).")] = None,
+    show_check: Annotated[bool, typer.Option(
+        "--show-check-disagreements",
+        help="Also list disagreements and flips of CHECK items. For a final review only: do NOT write or adjust "
+             "rules looking at them, or the check figures stop measuring anything.")] = False,
 ) -> None:
-    """Evaluate cases with recorded determinations; report agreement, citations, disagreements and flips."""
+    """Evaluate cases with recorded determinations; report agreement, citations, disagreements and flips.
+
+    Figures are given for all items, tune items and check items; only tune disagreements are listed.
+    """
     from imr_rules.regression import report as regress_report
     from imr_rules.regression.runner import baseline_of, case_files, compare_baseline, compute_metrics, run_files
 
@@ -328,13 +335,14 @@ def regress(
         flips, _ = compare_baseline(rows, previous, accepted)
     today = dt.date.today()
     cases = sum(1 for result in results if result.outcomes)
-    typer.echo(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases), nl=False)
+    typer.echo(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases, show_check),
+               nl=False)
     if write_baseline:
         write_baseline.write_text(json.dumps(baseline_of(rows, rule_base.version), indent=1, sort_keys=True) + "\n")
     if junit:
-        junit.write_text(regress_report.render_junit(rows))
+        junit.write_text(regress_report.render_junit(rows, show_check))
     if html_file:
-        html_file.write_text(regress_report.render_html(metrics, rows, flips, today, rule_base.version))
+        html_file.write_text(regress_report.render_html(metrics, rows, flips, today, rule_base.version, show_check))
     letters = [result for result in results if result.extracted]
     if letters:
         warned = sum(1 for result in letters if result.warnings)

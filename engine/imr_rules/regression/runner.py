@@ -15,6 +15,7 @@ from imr_rules.cases.reader import read_case
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.results import ItemResult
+from imr_rules.regression.split import Split, split_of
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class ItemOutcome:
     def key(self) -> str:
         """``CASE/ITEM``: the item's identity across runs."""
         return f"{self.case_id}/{self.item_id}"
+
+    @property
+    def split(self) -> Split:
+        """``tune`` or ``check`` (see ``imr_rules.regression.split``)."""
+        return split_of(self.case_id)
 
     @property
     def addressed(self) -> bool:
@@ -346,6 +352,13 @@ def compute_metrics(rows: Iterable[ItemOutcome]) -> Metrics:
         guideline_agree=sum(same_guideline), place_compared=len(same_place), place_agree=sum(same_place),
         categories=category_rows(recorded),
         overturned_total=sum(r.recorded_decision == "Overturned" for r in recorded))
+
+
+def metrics_by_split(rows: Iterable[ItemOutcome]) -> dict[str, Metrics]:
+    """The figures over all items, over the tune items and over the check items."""
+    every = list(rows)
+    return {"all": compute_metrics(every), "tune": compute_metrics(r for r in every if r.split == "tune"),
+            "check": compute_metrics(r for r in every if r.split == "check")}
 
 
 # ---- baselines ---------------------------------------------------------------------------------------------------

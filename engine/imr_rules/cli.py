@@ -411,15 +411,17 @@ app.add_typer(rules_app, name="rules")
 def rules_list(
     rules: RulesOption = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table (docs/rules.md).")] = False,
+    criteria: Annotated[bool, typer.Option("--criteria", help="List every criterion with its sources and basis "
+                                                              "(reviewer practice marked with its reason).")] = False,
 ) -> None:
-    """The rule catalogue: topic, edition, citation, effective period and example count of every topic rule."""
-    from imr_rules.authoring.catalogue import render_catalogue
+    """The rule catalogue: topic, edition, citation, period, criteria (reviewer practice) and examples per rule."""
+    from imr_rules.authoring.catalogue import render_catalogue, render_criteria
 
     try:
         rule_base, _ = load_rule_base(rules)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
-    typer.echo(render_catalogue(rule_base, markdown), nl=False)
+    typer.echo(render_criteria(rule_base, markdown) if criteria else render_catalogue(rule_base, markdown), nl=False)
 
 
 @app.command()

@@ -30,7 +30,7 @@ def _counts(rule_base: RuleBase) -> tuple[int, int, int]:
 
 
 def _rows(rule_base: RuleBase) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for topic in sorted(rule_base.topics, key=lambda t: (t.topic, t.guideline.effective_from, t.id)):
         guideline = topic.guideline
         period = f"{guideline.effective_from} to {guideline.effective_to or 'open'}"

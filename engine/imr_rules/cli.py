@@ -195,7 +195,16 @@ def explain(
     changes = {i.id: what_would_change(engine, case, i.id) for i in case.requested_items
                if item is None or i.id == item}
     descriptions = {name: spec.description for name, spec in engine.compiled.rule_base.facts.items()}
-    typer.echo(render_explanation(result, changes, descriptions, item), nl=False)
+    typer.echo(render_explanation(result, changes, descriptions, item, _track_lines(result, rules)), nl=False)
+
+
+def _track_lines(result: CaseResult, rules: Path | None) -> dict[str, list[str]]:
+    """Per item, the deciding rule's track record from ``track_record.json`` beside the rules (if any)."""
+    from imr_rules.review.track_record import load_track_record, record_lines
+
+    record = load_track_record(rules or default_rules_dir())
+    return {i.item_id: record_lines(record, i.rule, [c.key for c in i.criteria if c.state == i.basis],
+                                    result.rule_base_version) for i in result.items}
 
 
 @app.command()
@@ -422,6 +431,46 @@ def rules_list(
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
     typer.echo(render_criteria(rule_base, markdown) if criteria else render_catalogue(rule_base, markdown), nl=False)
+
+
+class StatsSplit(StrEnum):
+    """Which historical items ``rules stats`` counts."""
+
+    all = "all"
+    tune = "tune"
+    check = "check"
+
+
+@rules_app.command("stats")
+def rules_stats(
+    paths: Annotated[list[Path], typer.Argument(help="Case files or folders with recorded determinations "
+                                                     "(e.g. cases/historical cases/seeds).", show_default=False)],
+    rules: RulesOption = None,
+    split: Annotated[StatsSplit, typer.Option(help="Count all items, or only the tune or check items.")]
+    = StatsSplit.all,
+    write: Annotated[Path | None, typer.Option(help="Also write the record as JSON (rules/track_record.json is the "
+                                                    "one explain reads).")] = None,
+) -> None:
+    """Track record: how often each rule and criterion decided a historical item and reviewers agreed."""
+    from imr_rules.regression.runner import case_files, run_files
+    from imr_rules.regression.stats import render_stats, track_record
+
+    root = rules or default_rules_dir()
+    try:
+        rule_base, _ = load_rule_base(root)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    results = run_files(case_files(paths), root, 1)
+    rows = [row for result in results for row in result.outcomes if split == "all" or row.split == split.value]
+    corpus = [p.as_posix() for p in paths] + ([] if split == "all" else [f"{split.value} items only"])
+    record = track_record(rows, rule_base.version, corpus, dt.date.today())
+    typer.echo(render_stats(record), nl=False)
+    if write is not None:
+        write.write_text(json.dumps(record.to_json(), indent=1) + "\n", encoding="utf-8")
+    problems = [d for result in results for d in result.problems]
+    if problems:
+        _print_diagnostics(problems)
+        raise typer.Exit(EXIT_BAD_CASE)
 
 
 @app.command()

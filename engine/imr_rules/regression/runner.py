@@ -36,6 +36,7 @@ class ItemOutcome:
     recorded_section: str | None = None
     recorded_pages: str | None = None
     deciding: str | None = None
+    deciding_keys: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -177,8 +178,15 @@ def outcomes(case: Case, evaluator: Evaluator) -> list[ItemOutcome]:
             case.case_id, item.item_id, item.service, item.decision, item.basis, item.rule,
             citation.guideline_id if citation else None, rec.decision if rec else None, rec.guideline if rec else None,
             citation.section if citation else None, citation.pages if citation else None,
-            rec.section if rec else None, rec.pages if rec else None, _deciding(item)))
+            rec.section if rec else None, rec.pages if rec else None, _deciding(item), _deciding_keys(item)))
     return rows
+
+
+def _deciding_keys(item: ItemResult) -> tuple[str, ...]:
+    """Every criterion (any depth) whose state is the item's basis: the criteria that decided it."""
+    if item.basis is None:
+        return ()
+    return tuple(criterion.key for criterion in item.criteria if criterion.state == item.basis)
 
 
 def _deciding(item: ItemResult) -> str | None:

@@ -61,6 +61,9 @@ class _Context:
     def error(self, document: SourceDocument, path: PathKey, message: str, hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(document.name, document.line_of(path), dotted(path), message, hint))
 
+    def error_count(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == "error")
+
     def nearest_fact(self, name: str) -> str:
         match = difflib.get_close_matches(name, list(self.facts), n=1, cutoff=0.6)
         return f"did you mean '{match[0]}'?" if match else "see rules/facts.yaml or a file's derived_facts"
@@ -259,7 +262,7 @@ def _derivations(ctx: _Context, specs: Iterable[DerivationSpec], document: Sourc
 
 def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
            guidelines: dict[str, Guideline]) -> Topic | None:
-    errors_before = len(ctx.diagnostics)
+    errors_before = ctx.error_count()
     guideline = guidelines.get(parsed.guideline)
     if guideline is None:
         match = difflib.get_close_matches(parsed.guideline, list(guidelines), n=1, cutoff=0.5)
@@ -285,7 +288,7 @@ def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
     if not parsed.recommended and parsed.criteria:
         ctx.error(document, ("criteria",), f"topic {parsed.id} is not recommended but lists criteria",
                   "a not-recommended service has no criteria to meet; remove them or the recommended line")
-    if len(ctx.diagnostics) > errors_before or guideline is None:
+    if ctx.error_count() > errors_before or guideline is None:
         return None
     regions = tuple(r.value for r in parsed.applies_to.body_regions) if parsed.applies_to.body_regions else None
     return Topic(

@@ -276,6 +276,8 @@ def _projections() -> dict[str, Projection]:
         table[f"red_flag.{name}"] = _attribute_finding("red_flags", name)
     # ---- added by the rules branch (issue 12): facts of the NSAID a PPI protects against -----------------
     table["medication.nsaid_response"] = _class_response("nsaid")
+    table["item.codes"] = lambda case, item: (
+        [code.strip().lower() for code in item.codes if code.strip()] or None, "requested_items.codes")
     return table
 
 

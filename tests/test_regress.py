@@ -19,7 +19,7 @@ from imr_rules.rulebase.compiler import compile_rule_base
 from .conftest import RULES, SEEDS, run_cli
 
 HISTORICAL = SEEDS.parent / "historical"
-CHRONIC_2016 = Path("physical_medicine") / "chronic_pm_2016.yaml"
+ACUTE_PM = Path("physical_medicine") / "acute_pm_acoem_2004.yaml"
 
 
 def _decisions(rules: Path) -> dict[str, str]:
@@ -52,10 +52,10 @@ def test_baseline_reports_exactly_the_items_a_threshold_change_flips(tmp_path: P
     assert run_cli("regress", HISTORICAL, "--write-baseline", baseline).returncode == 0
     changed = tmp_path / "rules"
     shutil.copytree(RULES, changed)
-    rule_file = changed / CHRONIC_2016
+    rule_file = changed / ACUTE_PM
     text = rule_file.read_text()
-    assert "conclude: {pm.visit_allowance: 10}" in text
-    rule_file.write_text(text.replace("conclude: {pm.visit_allowance: 10}", "conclude: {pm.visit_allowance: 20}"))
+    assert "test: pm.total_visits <= 10" in text
+    rule_file.write_text(text.replace("test: pm.total_visits <= 10", "test: pm.total_visits <= 20"))
     before, after = _decisions(RULES), _decisions(changed)
     expected = {key for key in before if before[key] != after[key]}
     assert expected, "the threshold change should flip some dev items"
@@ -68,7 +68,7 @@ def test_baseline_reports_exactly_the_items_a_threshold_change_flips(tmp_path: P
     shown = run_cli("regress", HISTORICAL, "--rules", changed, "--baseline", baseline, "--show-check-disagreements")
     section = shown.stdout.split("Changes since the baseline")[1]
     assert set(re.findall(r"^  (CM\d\d-\d+/\d+) ", section, flags=re.M)) == expected
-    assert all("[rule CPMTG16-PM]" in line for line in section.splitlines()[1:] if line.startswith("  CM"))
+    assert all("[rule ACOEM04-PM-ACUTE]" in line for line in section.splitlines()[1:] if line.startswith("  CM"))
     assert f"{len(expected)} unexpected change(s) since the baseline" in result.stderr
 
     accept = tmp_path / "accept.yaml"

@@ -36,7 +36,8 @@ def test_a_criterion_without_sources_is_a_warning_with_file_and_line(rules_copy:
     assert result.returncode == 0, result.stderr
     assert re.search(r"chronic_pm_2009\.yaml:\d+: warning: criteria\[0\]\.sources: criterion 'within_allowance' "
                      r"names no reference section", result.stderr)
-    assert "ok: 108 topic rules" in result.stdout  # a warning never drops the topic
+    shipped = run_cli("validate", "--no-examples").stdout.split(" topic rules")[0]
+    assert result.stdout.startswith(shipped)  # a warning never drops the topic
 
 
 def test_reviewer_practice_needs_a_reason(rules_copy: Path) -> None:

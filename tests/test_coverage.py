@@ -37,7 +37,8 @@ def test_rules_list_shows_every_topic_with_its_edition_citation_and_examples() -
     result = run_cli("rules", "list")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["rule", "topic", "guideline", "in", "force", "citation", "services", "examples"]
+    assert lines[0].split() == ["rule", "topic", "guideline", "in", "force", "citation", "services", "criteria",
+                                "practice", "examples"]
     row = next(line for line in lines if line.startswith("CPMTG09-PM "))
     assert "cpmtg_2009 (MTUS)" in row and "2009-07-18 to 2016-07-27" in row and "pp. 98-99" in row
     assert row.rstrip().endswith("3")

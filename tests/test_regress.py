@@ -13,12 +13,13 @@ import yaml
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.knowledge_base import load_rule_base
 from imr_rules.regression.runner import BinaryCounts, case_files, evaluate_files
+from imr_rules.regression.split import split_of
 from imr_rules.rulebase.compiler import compile_rule_base
 
 from .conftest import RULES, SEEDS, run_cli
 
 HISTORICAL = SEEDS.parent / "historical"
-CHRONIC_2016 = Path("physical_medicine") / "chronic_pm_2016.yaml"
+ACUTE_PM = Path("physical_medicine") / "acute_pm_acoem_2004.yaml"
 
 
 def _decisions(rules: Path) -> dict[str, str]:
@@ -34,7 +35,7 @@ def test_regress_prints_the_metrics() -> None:
     assert out.startswith("Regression: 242 recorded items in 115 cases")
     for needle in ("Confusion matrix", "Coverage (items a rule decided)", "Overturned recall:", "precision:",
                    "balanced accuracy:", "MCC:", "Guideline agreement, same document:", "Per category:",
-                   "Disagreements ("):
+                   "Disagreements, tune items ("):
         assert needle in out
     assert "\r" not in result.stderr  # no progress bar outside a terminal
 
@@ -51,10 +52,10 @@ def test_baseline_reports_exactly_the_items_a_threshold_change_flips(tmp_path: P
     assert run_cli("regress", HISTORICAL, "--write-baseline", baseline).returncode == 0
     changed = tmp_path / "rules"
     shutil.copytree(RULES, changed)
-    rule_file = changed / CHRONIC_2016
+    rule_file = changed / ACUTE_PM
     text = rule_file.read_text()
-    assert "conclude: {pm.visit_allowance: 10}" in text
-    rule_file.write_text(text.replace("conclude: {pm.visit_allowance: 10}", "conclude: {pm.visit_allowance: 20}"))
+    assert "test: pm.total_visits <= 10" in text
+    rule_file.write_text(text.replace("test: pm.total_visits <= 10", "test: pm.total_visits <= 20"))
     before, after = _decisions(RULES), _decisions(changed)
     expected = {key for key in before if before[key] != after[key]}
     assert expected, "the threshold change should flip some dev items"
@@ -63,8 +64,11 @@ def test_baseline_reports_exactly_the_items_a_threshold_change_flips(tmp_path: P
     assert result.returncode == 5
     section = result.stdout.split("Changes since the baseline")[1]
     reported = set(re.findall(r"^  (CM\d\d-\d+/\d+) ", section, flags=re.M))
-    assert reported == expected
-    assert all("[rule CPMTG16-PM]" in line for line in section.splitlines()[1:] if line.strip())
+    assert reported == {key for key in expected if split_of(key.split("/")[0]) == "tune"}
+    shown = run_cli("regress", HISTORICAL, "--rules", changed, "--baseline", baseline, "--show-check-disagreements")
+    section = shown.stdout.split("Changes since the baseline")[1]
+    assert set(re.findall(r"^  (CM\d\d-\d+/\d+) ", section, flags=re.M)) == expected
+    assert all("[rule ACOEM04-PM-ACUTE]" in line for line in section.splitlines()[1:] if line.startswith("  CM"))
     assert f"{len(expected)} unexpected change(s) since the baseline" in result.stderr
 
     accept = tmp_path / "accept.yaml"

@@ -195,7 +195,16 @@ def explain(
     changes = {i.id: what_would_change(engine, case, i.id) for i in case.requested_items
                if item is None or i.id == item}
     descriptions = {name: spec.description for name, spec in engine.compiled.rule_base.facts.items()}
-    typer.echo(render_explanation(result, changes, descriptions, item), nl=False)
+    typer.echo(render_explanation(result, changes, descriptions, item, _track_lines(result, rules)), nl=False)
+
+
+def _track_lines(result: CaseResult, rules: Path | None) -> dict[str, list[str]]:
+    """Per item, the deciding rule's track record from ``track_record.json`` beside the rules (if any)."""
+    from imr_rules.review.track_record import load_track_record, record_lines
+
+    record = load_track_record(rules or default_rules_dir())
+    return {i.item_id: record_lines(record, i.rule, [c.key for c in i.criteria if c.state == i.basis],
+                                    result.rule_base_version) for i in result.items}
 
 
 @app.command()
@@ -303,8 +312,15 @@ def regress(
     jobs: Annotated[int, typer.Option(min=1, max=64, help="Processes to spread cases over.")] = 1,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress",
                                                      help="Progress bar (default: on a terminal, not in CI).")] = None,
+    show_check: Annotated[bool, typer.Option(
+        "--show-check-disagreements",
+        help="Also list disagreements and flips of CHECK items. For a final review only: do NOT write or adjust "
+             "rules looking at them, or the check figures stop measuring anything.")] = False,
 ) -> None:
-    """Evaluate cases with recorded determinations; report agreement, citations, disagreements and flips."""
+    """Evaluate cases with recorded determinations; report agreement, citations, disagreements and flips.
+
+    Figures are given for all items, tune items and check items; only tune disagreements are listed.
+    """
     from imr_rules.regression import report as regress_report
     from imr_rules.regression.runner import baseline_of, case_files, compare_baseline, compute_metrics, run_files
 
@@ -328,13 +344,14 @@ def regress(
         flips, _ = compare_baseline(rows, previous, accepted)
     today = dt.date.today()
     cases = sum(1 for result in results if result.outcomes)
-    typer.echo(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases), nl=False)
+    typer.echo(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases, show_check),
+               nl=False)
     if write_baseline:
         write_baseline.write_text(json.dumps(baseline_of(rows, rule_base.version), indent=1, sort_keys=True) + "\n")
     if junit:
-        junit.write_text(regress_report.render_junit(rows))
+        junit.write_text(regress_report.render_junit(rows, show_check))
     if html_file:
-        html_file.write_text(regress_report.render_html(metrics, rows, flips, today, rule_base.version))
+        html_file.write_text(regress_report.render_html(metrics, rows, flips, today, rule_base.version, show_check))
     letters = [result for result in results if result.extracted]
     if letters:
         warned = sum(1 for result in letters if result.warnings)
@@ -403,15 +420,57 @@ app.add_typer(rules_app, name="rules")
 def rules_list(
     rules: RulesOption = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table (docs/rules.md).")] = False,
+    criteria: Annotated[bool, typer.Option("--criteria", help="List every criterion with its sources and basis "
+                                                              "(reviewer practice marked with its reason).")] = False,
 ) -> None:
-    """The rule catalogue: topic, edition, citation, effective period and example count of every topic rule."""
-    from imr_rules.authoring.catalogue import render_catalogue
+    """The rule catalogue: topic, edition, citation, period, criteria (reviewer practice) and examples per rule."""
+    from imr_rules.authoring.catalogue import render_catalogue, render_criteria
 
     try:
         rule_base, _ = load_rule_base(rules)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
-    typer.echo(render_catalogue(rule_base, markdown), nl=False)
+    typer.echo(render_criteria(rule_base, markdown) if criteria else render_catalogue(rule_base, markdown), nl=False)
+
+
+class StatsSplit(StrEnum):
+    """Which historical items ``rules stats`` counts."""
+
+    all = "all"
+    tune = "tune"
+    check = "check"
+
+
+@rules_app.command("stats")
+def rules_stats(
+    paths: Annotated[list[Path], typer.Argument(help="Case files or folders with recorded determinations "
+                                                     "(e.g. cases/historical cases/seeds).", show_default=False)],
+    rules: RulesOption = None,
+    split: Annotated[StatsSplit, typer.Option(help="Count all items, or only the tune or check items.")]
+    = StatsSplit.all,
+    write: Annotated[Path | None, typer.Option(help="Also write the record as JSON (rules/track_record.json is the "
+                                                    "one explain reads).")] = None,
+) -> None:
+    """Track record: how often each rule and criterion decided a historical item and reviewers agreed."""
+    from imr_rules.regression.runner import case_files, run_files
+    from imr_rules.regression.stats import render_stats, track_record
+
+    root = rules or default_rules_dir()
+    try:
+        rule_base, _ = load_rule_base(root)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    results = run_files(case_files(paths), root, 1)
+    rows = [row for result in results for row in result.outcomes if split == "all" or row.split == split.value]
+    corpus = [p.as_posix() for p in paths] + ([] if split == "all" else [f"{split.value} items only"])
+    record = track_record(rows, rule_base.version, corpus, dt.date.today())
+    typer.echo(render_stats(record), nl=False)
+    if write is not None:
+        write.write_text(json.dumps(record.to_json(), indent=1) + "\n", encoding="utf-8")
+    problems = [d for result in results for d in result.problems]
+    if problems:
+        _print_diagnostics(problems)
+        raise typer.Exit(EXIT_BAD_CASE)
 
 
 @app.command()

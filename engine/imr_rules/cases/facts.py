@@ -274,7 +274,22 @@ def _projections() -> dict[str, Projection]:
                  "suspected_infection", "progressive_neurologic_deficit", "myelopathy",
                  "bowel_bladder_dysfunction", "cardiovascular_or_visceral_cause"):
         table[f"red_flag.{name}"] = _attribute_finding("red_flags", name)
+    # ---- added by the rules branch (issue 12): facts of the NSAID a PPI protects against -----------------
+    table["medication.nsaid_response"] = _class_response("nsaid")
+    table["item.codes"] = lambda case, item: (
+        [code.strip().lower() for code in item.codes if code.strip()] or None, "requested_items.codes")
     return table
+
+
+def _class_response(drug_class: str) -> Projection:
+    """Documented response (pain and function) to the medications of one class in use."""
+    def project(case: Case, item: RequestedItem) -> tuple[Any, str]:
+        meds = case.clinical.medications
+        same = [m for m in meds or [] if m.drug_class is not None and m.drug_class.value == drug_class]
+        states = {m.response for m in same}
+        value = "present" if "present" in states else ("absent" if same and states == {"absent"} else None)
+        return value, "clinical.medications"
+    return project
 
 
 def _attribute_finding(block: str, name: str) -> Projection:

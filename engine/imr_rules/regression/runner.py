@@ -15,6 +15,7 @@ from imr_rules.cases.reader import read_case
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.results import ItemResult
+from imr_rules.regression.split import Split, split_of
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,17 @@ class ItemOutcome:
     recorded_section: str | None = None
     recorded_pages: str | None = None
     deciding: str | None = None
+    deciding_keys: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         """``CASE/ITEM``: the item's identity across runs."""
         return f"{self.case_id}/{self.item_id}"
+
+    @property
+    def split(self) -> Split:
+        """``tune`` or ``check`` (see ``imr_rules.regression.split``)."""
+        return split_of(self.case_id)
 
     @property
     def addressed(self) -> bool:
@@ -171,8 +178,15 @@ def outcomes(case: Case, evaluator: Evaluator) -> list[ItemOutcome]:
             case.case_id, item.item_id, item.service, item.decision, item.basis, item.rule,
             citation.guideline_id if citation else None, rec.decision if rec else None, rec.guideline if rec else None,
             citation.section if citation else None, citation.pages if citation else None,
-            rec.section if rec else None, rec.pages if rec else None, _deciding(item)))
+            rec.section if rec else None, rec.pages if rec else None, _deciding(item), _deciding_keys(item)))
     return rows
+
+
+def _deciding_keys(item: ItemResult) -> tuple[str, ...]:
+    """Every criterion (any depth) whose state is the item's basis: the criteria that decided it."""
+    if item.basis is None:
+        return ()
+    return tuple(criterion.key for criterion in item.criteria if criterion.state == item.basis)
 
 
 def _deciding(item: ItemResult) -> str | None:
@@ -346,6 +360,13 @@ def compute_metrics(rows: Iterable[ItemOutcome]) -> Metrics:
         guideline_agree=sum(same_guideline), place_compared=len(same_place), place_agree=sum(same_place),
         categories=category_rows(recorded),
         overturned_total=sum(r.recorded_decision == "Overturned" for r in recorded))
+
+
+def metrics_by_split(rows: Iterable[ItemOutcome]) -> dict[str, Metrics]:
+    """The figures over all items, over the tune items and over the check items."""
+    every = list(rows)
+    return {"all": compute_metrics(every), "tune": compute_metrics(r for r in every if r.split == "tune"),
+            "check": compute_metrics(r for r in every if r.split == "check")}
 
 
 # ---- baselines ---------------------------------------------------------------------------------------------------

@@ -73,15 +73,17 @@ def _value_words(value: Any) -> str:
 
 
 def render_explanation(result: CaseResult, changes: dict[str, list[Change]], descriptions: dict[str, str],
-                       item_id: str | None = None) -> str:
+                       item_id: str | None = None, track: dict[str, list[str]] | None = None) -> str:
     """Per item: criteria with the facts read and their provenance, the request for information, and the
-    smallest changes to the documented facts that would turn the decision."""
+    smallest changes to the documented facts that would turn the decision; ``track`` gives, per item, the
+    lines of the deciding rule's track record (``review.track_record.record_lines``)."""
     lines = [f"Case {result.case_id}; request date {result.request_date}; rule base {result.rule_base_version}", ""]
     for item in result.items:
         if item_id is not None and item.item_id != item_id:
             continue
         lines.append(f"Item {item.item_id}: {item.description}: {item.decision}"
                      + (f" ({item.citation.text})" if item.citation else ""))
+        lines += (track or {}).get(item.item_id, [])
         for criterion in item.criteria:
             pad = "  " + "  " * criterion.depth
             lines.append(f"{pad}- {STATE_MARK[criterion.state]}: {criterion.label}"

@@ -82,8 +82,16 @@ class CriterionTexts(_Strict):
     not_documented: str
 
 
+Basis = Literal["guideline", "reviewer_practice"]
+
+
 class CriterionSpec(_Strict):
-    """A criterion: one test, or a group (all_of / any_of) of criteria."""
+    """A criterion: one test, or a group (all_of / any_of) of criteria.
+
+    ``sources`` names the reference sections it comes from (e.g. ``mtus-reference.md 14.6 [U-H]``); a
+    group's sources cover the criteria under it. ``basis: reviewer_practice`` marks a criterion that
+    follows IMR reviewer practice the guideline does not state; it needs a ``reason``.
+    """
 
     id: Id
     label: str
@@ -91,6 +99,10 @@ class CriterionSpec(_Strict):
     all_of: list[CriterionSpec] | None = None
     any_of: list[CriterionSpec] | None = None
     text: CriterionTexts | None = None
+    sources: list[str] = Field(default_factory=list)
+    basis: Basis = "guideline"
+    reason: str | None = Field(default=None, description="Why reviewer practice is followed (basis: "
+                                                          "reviewer_practice only).")
 
 
 class DerivationSpec(_Strict):
@@ -209,6 +221,9 @@ class Criterion:
     children: list[Criterion]
     texts: CriterionTexts | None
     where: Located
+    sources: tuple[str, ...] = ()
+    basis: str = "guideline"
+    reason: str | None = None
 
     def leaves(self) -> list[Criterion]:
         """Every test criterion under (and including) this one."""

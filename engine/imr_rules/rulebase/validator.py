@@ -61,6 +61,9 @@ class _Context:
     def error(self, document: SourceDocument, path: PathKey, message: str, hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(document.name, document.line_of(path), dotted(path), message, hint))
 
+    def error_count(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity == "error")
+
     def nearest_fact(self, name: str) -> str:
         match = difflib.get_close_matches(name, list(self.facts), n=1, cutoff=0.6)
         return f"did you mean '{match[0]}'?" if match else "see rules/facts.yaml or a file's derived_facts"
@@ -259,7 +262,7 @@ def _derivations(ctx: _Context, specs: Iterable[DerivationSpec], document: Sourc
 
 def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
            guidelines: dict[str, Guideline]) -> Topic | None:
-    errors_before = len(ctx.diagnostics)
+    errors_before = ctx.error_count()
     guideline = guidelines.get(parsed.guideline)
     if guideline is None:
         match = difflib.get_close_matches(parsed.guideline, list(guidelines), n=1, cutoff=0.5)
@@ -275,6 +278,8 @@ def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
     seen: set[str] = set()
     criteria = [_criterion(ctx, spec, document, ("criteria", i), parsed.id, seen)
                 for i, spec in enumerate(parsed.criteria)]
+    for i, spec in enumerate(parsed.criteria):
+        _check_provenance(ctx, spec, document, ("criteria", i), inherited=())
     for name in ("overturned", "upheld", "not_documented"):
         _check_template(ctx, getattr(parsed.rationale, name), document, ("rationale", name))
     if parsed.recommended and not parsed.criteria:
@@ -283,7 +288,7 @@ def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
     if not parsed.recommended and parsed.criteria:
         ctx.error(document, ("criteria",), f"topic {parsed.id} is not recommended but lists criteria",
                   "a not-recommended service has no criteria to meet; remove them or the recommended line")
-    if len(ctx.diagnostics) > errors_before or guideline is None:
+    if ctx.error_count() > errors_before or guideline is None:
         return None
     regions = tuple(r.value for r in parsed.applies_to.body_regions) if parsed.applies_to.body_regions else None
     return Topic(
@@ -316,7 +321,8 @@ def _criterion(ctx: _Context, spec: CriterionSpec, document: SourceDocument, pat
                 _check_template(ctx, getattr(spec.text, state), document, (*path, "text", state))
         if condition is None:
             return None
-        return Criterion(key, spec.id, spec.label, "test", condition, [], spec.text, where)
+        return Criterion(key, spec.id, spec.label, "test", condition, [], spec.text, where, tuple(spec.sources),
+                         spec.basis, spec.reason)
     group = spec.all_of if spec.all_of is not None else spec.any_of
     assert group is not None
     mode: str = "all" if spec.all_of is not None else "any"
@@ -328,7 +334,29 @@ def _criterion(ctx: _Context, spec: CriterionSpec, document: SourceDocument, pat
     if any(child is None for child in children):
         return None
     return Criterion(key, spec.id, spec.label, "all" if mode == "all" else "any", None,
-                     [c for c in children if c is not None], spec.text, where)
+                     [c for c in children if c is not None], spec.text, where, tuple(spec.sources), spec.basis,
+                     spec.reason)
+
+
+def _check_provenance(ctx: _Context, spec: CriterionSpec, document: SourceDocument, path: PathKey,
+                      inherited: tuple[str, ...]) -> None:
+    """A reviewer-practice criterion needs its reason; a criterion without sources (own or its group's) warns."""
+    if spec.basis == "reviewer_practice" and not (spec.reason or "").strip():
+        ctx.error(document, (*path, "reason"), f"criterion '{spec.id}' follows reviewer practice but gives no reason",
+                  "add reason: why reviewers apply it although the guideline does not state it")
+    if spec.basis == "guideline" and spec.reason:
+        ctx.error(document, (*path, "reason"), f"criterion '{spec.id}' has a reason but basis guideline",
+                  "a reason is given only with 'basis: reviewer_practice'")
+    sources = tuple(spec.sources) or inherited
+    children = spec.all_of or spec.any_of or []
+    if not sources and not children:
+        ctx.diagnostics.append(Diagnostic(
+            document.name, document.line_of(path), dotted((*path, "sources")),
+            f"criterion '{spec.id}' names no reference section", "add sources: [mtus-reference.md <section> "
+            "<confidence mark>] to it or to its group", "warning"))
+    name = "all_of" if spec.all_of is not None else "any_of"
+    for i, child in enumerate(children):
+        _check_provenance(ctx, child, document, (*path, name, i), sources)
 
 
 def _check_template(ctx: _Context, template: str, document: SourceDocument, path: PathKey) -> None:

@@ -77,7 +77,22 @@ def test_a_request_in_a_period_without_rules_says_so(core_rules: Path) -> None:
     item = evaluator(core_rules).evaluate(Case.model_validate(data)).items[0]
     assert item.decision == "Not addressed"
     assert item.citation is None
-    assert "No encoded rule for this request is in force on 2018-03-01" in item.rationale
+    assert "No rule in force on 2018-03-01 for physical therapy (lumbar region)" in item.rationale
+    assert "cpmtg_2009 (2009-07-18 to 2016-07-27)" in item.rationale
+
+
+def test_a_request_after_every_period_names_the_date_not_an_unrelated_rule() -> None:
+    """In the shipped rules only the ancillary-service rule (open-ended) is in force for cervical therapy in
+    2018; the reason is the date, not that rule's condition."""
+    data = load(CHRONIC)
+    data["request_date"] = "2018-03-01"
+    data["requested_items"][0]["body_region"] = "cervical"
+    item = evaluate(data).items[0]
+    assert item.decision == "Not addressed"
+    assert item.rationale.startswith("No rule in force on 2018-03-01 for physical therapy (cervical region)")
+    assert "cpmtg_2016 (2016-07-28 to 2017-11-30)" in item.rationale
+    assert "PROC-ANCILLARY" not in item.rationale
+    assert any("PROC-ANCILLARY" in note for note in item.notes)
 
 
 def test_a_service_without_rules_is_not_addressed(core_rules: Path) -> None:

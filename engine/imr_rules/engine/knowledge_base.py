@@ -1,4 +1,7 @@
-"""The pipeline in one place: load -> validate -> compile -> (evaluate). The CLI and tests call this."""
+"""The pipeline in one place: load -> validate -> compile -> register (the knowledge base) -> evaluate.
+
+The CLI and tests call this. A knowledge base and its evaluator are built once per process and rules folder.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from pathlib import Path
 from imr_rules import __version__
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.evaluator import Evaluator
+from imr_rules.engine.knowledge import KnowledgeBase, build_knowledge_base
 from imr_rules.rulebase.compiler import CompiledRuleBase, compile_rule_base
 from imr_rules.rulebase.loader import load_rules
 from imr_rules.rulebase.model import RuleBase
@@ -91,8 +95,23 @@ def compile_rules(root: Path | None = None) -> CompiledRuleBase:
 
 
 @lru_cache(maxsize=4)
+def _knowledge_base_for(root: Path) -> KnowledgeBase:
+    rule_base, diagnostics = load_rule_base(root)
+    return build_knowledge_base(rule_base, tuple(diagnostics))
+
+
+def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
+    """The knowledge base of a rules folder: validated, every ruleset compiled, checked and registered.
+
+    Built once per process and folder; raises ``InputError`` locating every problem (rule files, durable's
+    limits, a ruleset durable refuses).
+    """
+    return _knowledge_base_for((root or default_rules_dir()).resolve())
+
+
+@lru_cache(maxsize=4)
 def _evaluator_for(root: Path) -> Evaluator:
-    return Evaluator(compile_rules(root))
+    return Evaluator(_knowledge_base_for(root))
 
 
 def evaluator(root: Path | None = None) -> Evaluator:

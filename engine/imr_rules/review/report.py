@@ -6,8 +6,8 @@ import json
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from imr_rules.engine.explain import format_value
 from imr_rules.engine.results import CaseResult, FactRead, ItemResult
+from imr_rules.rulebase.templates import format_value
 
 if TYPE_CHECKING:
     from imr_rules.review.whatif import Change

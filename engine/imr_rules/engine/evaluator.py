@@ -63,7 +63,7 @@ class Evaluator:
     def session(self, case: Case, item: RequestedItem, decisions: dict[str, str] | None = None,
                 overrides: dict[str, Any] | None = None) -> ItemEvaluation:
         """Run one item's session and return its frozen evaluation record (decision taken)."""
-        ruleset = self.compiled.ruleset_for(item.service.value, item.body_region.value, case.request_date)
+        ruleset = self.knowledge_base.ruleset_for(item.service.value, item.body_region.value, case.request_date)
         session = ItemSession(item)
         if ruleset is None:
             return session.freeze(not_addressed(self.compiled, item, case.request_date))

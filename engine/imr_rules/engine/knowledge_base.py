@@ -97,16 +97,20 @@ def compile_rules(root: Path | None = None) -> CompiledRuleBase:
 @lru_cache(maxsize=4)
 def _knowledge_base_for(root: Path) -> KnowledgeBase:
     rule_base, diagnostics = load_rule_base(root)
-    return build_knowledge_base(rule_base, tuple(diagnostics))
+    return build_knowledge_base(rule_base, tuple(diagnostics), register_all=False)
 
 
-def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
-    """The knowledge base of a rules folder: validated, every ruleset compiled, checked and registered.
+def load_knowledge_base(root: Path | None = None, register_all: bool = False) -> KnowledgeBase:
+    """The knowledge base of a rules folder: validated, every ruleset compiled and checked against durable's
+    limits; with ``register_all`` every ruleset is also registered now (else each on first use).
 
     Built once per process and folder; raises ``InputError`` locating every problem (rule files, durable's
     limits, a ruleset durable refuses).
     """
-    return _knowledge_base_for((root or default_rules_dir()).resolve())
+    knowledge_base = _knowledge_base_for((root or default_rules_dir()).resolve())
+    if register_all:
+        knowledge_base.register_all()
+    return knowledge_base
 
 
 @lru_cache(maxsize=4)

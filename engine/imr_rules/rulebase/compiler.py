@@ -141,6 +141,7 @@ class CompiledRuleset:
     name: str
     definition_json: str
     actions: Mapping[str, Action]
+    rules: tuple[tuple[str, CompiledRule], ...]
     topics: tuple[Topic, ...]
     derivations: tuple[Derivation, ...]
     base_facts: tuple[str, ...]
@@ -351,20 +352,22 @@ def _derivation_inputs(derivation: Derivation) -> set[str]:
 
 
 def derivations_needed(derivations: list[Derivation], needed: set[str]) -> list[Derivation]:
-    """The shared derivations that conclude a needed fact, directly or through other derivations."""
-    wanted = set(needed)
-    chosen: list[Derivation] = []
-    changed = True
-    while changed:
-        changed = False
-        for derivation in derivations:
-            if derivation in chosen:
-                continue
-            if any(name in wanted for name, _ in derivation.conclusions):
-                chosen.append(derivation)
-                wanted |= _derivation_inputs(derivation)
-                changed = True
-    return [d for d in derivations if d in chosen]
+    """The shared derivations that conclude a needed fact, directly or through other derivations (in order)."""
+    concluding: dict[str, list[int]] = {}
+    for index, derivation in enumerate(derivations):
+        for name, _ in derivation.conclusions:
+            concluding.setdefault(name, []).append(index)
+    chosen: set[int] = set()
+    pending = list(needed)
+    seen = set(needed)
+    while pending:
+        for index in concluding.get(pending.pop(), ()):
+            if index not in chosen:
+                chosen.add(index)
+                for name in _derivation_inputs(derivations[index]) - seen:
+                    seen.add(name)
+                    pending.append(name)
+    return [derivations[index] for index in sorted(chosen)]
 
 
 def _template_facts(topics: Iterable[Topic]) -> set[str]:
@@ -433,14 +436,11 @@ def fragment_key(element: Topic | Derivation) -> str:
 def _assemble(name: str, rule_base: RuleBase, topics: list[Topic], fragments: Mapping[str, tuple[CompiledRule, ...]],
               routes: list[Route]) -> CompiledRuleset:
     shared = derivations_needed(rule_base.derivations, facts_needed(topics) | _template_facts(topics))
-    definition: dict[str, Any] = {"sentinel": SENTINEL}
-    actions: dict[str, Action] = {}
-    for fragment in [*(fragments[fragment_key(d)] for d in shared), *(fragments[fragment_key(t)] for t in topics)]:
-        for rule in fragment:
-            rule_name = f"r{len(actions)}"
-            definition[rule_name] = rule.definition
-            actions[rule_name] = rule.action
-    return CompiledRuleset(name, json.dumps(definition, ensure_ascii=False), MappingProxyType(actions),
+    parts = [*(fragments[fragment_key(d)] for d in shared), *(fragments[fragment_key(t)] for t in topics)]
+    rules = tuple((f"r{index}", rule) for index, rule in enumerate(rule for part in parts for rule in part))
+    definition = {"sentinel": SENTINEL, **{rule_name: rule.definition for rule_name, rule in rules}}
+    return CompiledRuleset(name, json.dumps(definition, ensure_ascii=False),
+                           MappingProxyType({rule_name: rule.action for rule_name, rule in rules}), rules,
                            tuple(topics), tuple(shared), _base_facts(rule_base, topics, shared), tuple(routes))
 
 

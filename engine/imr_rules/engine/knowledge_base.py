@@ -16,6 +16,7 @@ from imr_rules import __version__
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.knowledge import KnowledgeBase, build_knowledge_base
+from imr_rules.engine.reference import ReferenceEngine
 from imr_rules.rulebase.compiler import CompiledRuleBase, compile_rule_base
 from imr_rules.rulebase.loader import load_rules
 from imr_rules.rulebase.model import RuleBase
@@ -121,3 +122,14 @@ def _evaluator_for(root: Path) -> Evaluator:
 def evaluator(root: Path | None = None) -> Evaluator:
     """An evaluator for a rule base, built once per process and rules folder."""
     return _evaluator_for((root or default_rules_dir()).resolve())
+
+
+@lru_cache(maxsize=4)
+def _reference_evaluator_for(root: Path) -> Evaluator:
+    rule_base, diagnostics = load_rule_base(root)
+    return Evaluator(build_knowledge_base(rule_base, tuple(diagnostics), ReferenceEngine()))
+
+
+def reference_evaluator(root: Path | None = None) -> Evaluator:
+    """An evaluator running the same compiled rulesets in the plain-Python reference engine (no durable)."""
+    return _reference_evaluator_for((root or default_rules_dir()).resolve())

@@ -17,7 +17,6 @@ from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.knowledge import KnowledgeBase, build_knowledge_base
 from imr_rules.engine.reference import ReferenceEngine
-from imr_rules.rulebase.compiler import CompiledRuleBase, compile_rule_base
 from imr_rules.rulebase.loader import load_rules
 from imr_rules.rulebase.model import RuleBase
 from imr_rules.rulebase.validator import validate_rules
@@ -87,12 +86,6 @@ def load_rule_base(root: Path | None = None) -> tuple[RuleBase, list[Diagnostic]
         except OSError:
             pass  # caching is an optimisation only
     return rule_base, diagnostics
-
-
-def compile_rules(root: Path | None = None) -> CompiledRuleBase:
-    """Load, validate and compile a rule base."""
-    rule_base, _ = load_rule_base(root)
-    return compile_rule_base(rule_base)
 
 
 @lru_cache(maxsize=4)

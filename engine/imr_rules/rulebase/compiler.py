@@ -26,6 +26,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Literal, Union
 
@@ -113,6 +114,11 @@ class CompiledRule:
     definition: Mapping[str, Any]
     action: Action
 
+    @cached_property
+    def text(self) -> str:
+        """The rule's JSON, written once (rulesets are assembled from these texts)."""
+        return json.dumps(self.definition, ensure_ascii=False)
+
 
 @dataclass(frozen=True)
 class Period:
@@ -139,13 +145,18 @@ class CompiledRuleset:
     """One durable ruleset: its JSON text, the action of each rule, its topics and the routes that use it."""
 
     name: str
-    definition_json: str
     actions: Mapping[str, Action]
     rules: tuple[tuple[str, CompiledRule], ...]
     topics: tuple[Topic, ...]
     derivations: tuple[Derivation, ...]
     base_facts: tuple[str, ...]
     routes: tuple[Route, ...]
+
+    @cached_property
+    def definition_json(self) -> str:
+        """The ruleset as durable_rules takes it: a sentinel rule, then every rule by name (written once)."""
+        texts = [f'"sentinel": {json.dumps(SENTINEL)}', *(f'"{name}": {rule.text}' for name, rule in self.rules)]
+        return "{" + ", ".join(texts) + "}"
 
     @property
     def definition(self) -> dict[str, Any]:
@@ -351,25 +362,6 @@ def _derivation_inputs(derivation: Derivation) -> set[str]:
     return inputs | {f for _, expression in derivation.conclusions for f in expression.facts_read}
 
 
-def derivations_needed(derivations: list[Derivation], needed: set[str]) -> list[Derivation]:
-    """The shared derivations that conclude a needed fact, directly or through other derivations (in order)."""
-    concluding: dict[str, list[int]] = {}
-    for index, derivation in enumerate(derivations):
-        for name, _ in derivation.conclusions:
-            concluding.setdefault(name, []).append(index)
-    chosen: set[int] = set()
-    pending = list(needed)
-    seen = set(needed)
-    while pending:
-        for index in concluding.get(pending.pop(), ()):
-            if index not in chosen:
-                chosen.add(index)
-                for name in _derivation_inputs(derivations[index]) - seen:
-                    seen.add(name)
-                    pending.append(name)
-    return [derivations[index] for index in sorted(chosen)]
-
-
 def _template_facts(topics: Iterable[Topic]) -> set[str]:
     """Facts the rationale and criterion templates of ``topics`` print, so they are projected too."""
     texts: list[str] = []
@@ -382,12 +374,39 @@ def _template_facts(topics: Iterable[Topic]) -> set[str]:
     return {name for text in texts for name in template_fields(text)}
 
 
-def _base_facts(rule_base: RuleBase, topics: list[Topic], shared: list[Derivation]) -> tuple[str, ...]:
-    read = facts_needed(topics) | _template_facts(topics) | ACTIVATION_FACTS
-    for derivation in shared:
-        read |= _derivation_inputs(derivation)
-        read |= set(template_fields(derivation.assumes or ""))
-    return tuple(name for name, spec in rule_base.facts.items() if spec.origin == "case" and name in read)
+class _Needs:
+    """What each topic and derivation reads, computed once for the whole rule base."""
+
+    def __init__(self, rule_base: RuleBase) -> None:
+        self.rule_base = rule_base
+        self.topic_reads = {t.id: facts_needed([t]) for t in rule_base.topics}
+        self.topic_prints = {t.id: _template_facts([t]) for t in rule_base.topics}
+        self.inputs = [_derivation_inputs(d) for d in rule_base.derivations]
+        self.prints = [set(template_fields(d.assumes or "")) for d in rule_base.derivations]
+        self.concluding: dict[str, list[int]] = {}
+        for index, derivation in enumerate(rule_base.derivations):
+            for name, _ in derivation.conclusions:
+                self.concluding.setdefault(name, []).append(index)
+        self.case_facts = [name for name, spec in rule_base.facts.items() if spec.origin == "case"]
+
+    def shared(self, topics: list[Topic]) -> tuple[list[Derivation], tuple[str, ...]]:
+        """The shared derivations ``topics`` need (in order) and the base facts the ruleset must project."""
+        read = set(ACTIVATION_FACTS)
+        for topic in topics:
+            read |= self.topic_reads[topic.id] | self.topic_prints[topic.id]
+        chosen: set[int] = set()
+        pending = list(read)
+        while pending:
+            for index in self.concluding.get(pending.pop(), ()):
+                if index not in chosen:
+                    chosen.add(index)
+                    new = self.inputs[index] - read
+                    read |= new
+                    pending.extend(new)
+        for index in chosen:
+            read |= self.prints[index]  # printed by an assumption: projected, but not derived for
+        derivations = [self.rule_base.derivations[index] for index in sorted(chosen)]
+        return derivations, tuple(name for name in self.case_facts if name in read)
 
 
 # ---- routes -----------------------------------------------------------------------------------------------
@@ -411,9 +430,8 @@ def _named_regions(rule_base: RuleBase) -> dict[str, frozenset[str]]:
     return {service: frozenset(regions) for service, regions in named.items()}
 
 
-def _topics_for(rule_base: RuleBase, route: Route) -> list[Topic]:
-    return [t for t in rule_base.topics if route.service in t.services
-            and (t.body_regions is None or route.region in t.body_regions)
+def _topics_for(by_service: dict[str, list[Topic]], route: Route) -> list[Topic]:
+    return [t for t in by_service.get(route.service, []) if (t.body_regions is None or route.region in t.body_regions)
             and t.guideline.in_force(route.period.start)]
 
 
@@ -433,15 +451,13 @@ def fragment_key(element: Topic | Derivation) -> str:
     return f"topic {element.id}" if isinstance(element, Topic) else f"derivation {element.id}"
 
 
-def _assemble(name: str, rule_base: RuleBase, topics: list[Topic], fragments: Mapping[str, tuple[CompiledRule, ...]],
+def _assemble(name: str, needs: _Needs, topics: list[Topic], fragments: Mapping[str, tuple[CompiledRule, ...]],
               routes: list[Route]) -> CompiledRuleset:
-    shared = derivations_needed(rule_base.derivations, facts_needed(topics) | _template_facts(topics))
+    shared, base_facts = needs.shared(topics)
     parts = [*(fragments[fragment_key(d)] for d in shared), *(fragments[fragment_key(t)] for t in topics)]
     rules = tuple((f"r{index}", rule) for index, rule in enumerate(rule for part in parts for rule in part))
-    definition = {"sentinel": SENTINEL, **{rule_name: rule.definition for rule_name, rule in rules}}
-    return CompiledRuleset(name, json.dumps(definition, ensure_ascii=False),
-                           MappingProxyType({rule_name: rule.action for rule_name, rule in rules}), rules,
-                           tuple(topics), tuple(shared), _base_facts(rule_base, topics, shared), tuple(routes))
+    actions = MappingProxyType({rule_name: rule.action for rule_name, rule in rules})
+    return CompiledRuleset(name, actions, rules, tuple(topics), tuple(shared), base_facts, tuple(routes))
 
 
 def _ruleset_name(route: Route) -> str:
@@ -456,10 +472,15 @@ def compile_rule_base(rule_base: RuleBase) -> CompiledRuleBase:
     fragments.update({fragment_key(topic): _topic_rules(topic) for topic in rule_base.topics})
     periods = periods_of(rule_base)
     named = _named_regions(rule_base)
+    needs = _Needs(rule_base)
     by_topics: dict[tuple[str, ...], list[tuple[tuple[str, str, int], Route]]] = {}
     topic_lists: dict[tuple[str, ...], list[Topic]] = {}
+    by_service: dict[str, list[Topic]] = {}
+    for topic in rule_base.topics:
+        for service in topic.services:
+            by_service.setdefault(service, []).append(topic)
     for key, route in _routes(rule_base, periods, named):
-        topics = _topics_for(rule_base, route)
+        topics = _topics_for(by_service, route)
         if topics:
             ids = tuple(t.id for t in topics)
             by_topics.setdefault(ids, []).append((key, route))
@@ -468,7 +489,7 @@ def compile_rule_base(rule_base: RuleBase) -> CompiledRuleBase:
     routes: dict[tuple[str, str, int], str] = {}
     for ids, keyed in by_topics.items():
         name = _ruleset_name(keyed[0][1])
-        rulesets[name] = _assemble(name, rule_base, topic_lists[ids], fragments, [route for _, route in keyed])
+        rulesets[name] = _assemble(name, needs, topic_lists[ids], fragments, [route for _, route in keyed])
         routes.update({key: name for key, _ in keyed})
     keys = [c.key for topic in rule_base.topics for c in topic.all_criteria()]
     return CompiledRuleBase(

@@ -7,7 +7,10 @@ Part 2 generates rule bases in temporary folders, at and past the limits a rule 
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -230,6 +233,19 @@ def test_a_ruleset_durable_refuses_is_located_even_when_the_model_lets_it_throug
     assert diagnostic.file.endswith("topics/gen-0.yaml") and diagnostic.line is not None
     assert "refuses the ruleset for physical_therapy/lumbar" in diagnostic.message
     assert "(error 108)" in diagnostic.message
+
+
+def test_validate_reports_a_ruleset_durable_refuses_with_file_and_line(tmp_path: Path) -> None:
+    """The same, through ``imr-rules validate`` (the model's limits lifted in the child process): exit 4."""
+    deep = rule_base(tmp_path / "deep", [topic(0, [criterion("deep", 80)])])
+    code = ("import sys; from imr_rules.rulebase import limits; limits.MAX_NESTING = 1000; "
+            "limits.USERS = limits.Limit('patterns ending at one node', 100_000, '', ''); "
+            "sys.argv = ['imr-rules', 'validate', '--no-examples', sys.argv[1]]; "
+            "from imr_rules.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", code, str(deep)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 4
+    assert re.search(r"topics/gen-0\.yaml:\d+: error: durable: durable_rules refuses the ruleset for "
+                     r"physical_therapy/lumbar from 2016-07-28 once this rule is added \(error 108\)", result.stderr)
 
 
 def test_the_shipped_rule_base_stays_well_inside_every_limit() -> None:

@@ -1,5 +1,5 @@
-"""The knowledge base, built once (Drools' kbase/session split): every ruleset compiled, checked against
-durable_rules' limits and registered in the engine, then frozen. Item sessions run against it.
+"""The knowledge base, built once (Drools' kbase/session split): every ruleset compiled up front and frozen,
+checked against durable_rules' limits and registered in the engine. Item sessions run against it.
 
 Registering every ruleset up front is what lets ``validate`` prove that durable accepts the whole rule
 base: a ruleset the model of durable's limits passes but durable still refuses is located by registering
@@ -76,8 +76,10 @@ class KnowledgeBase:
             if problems:
                 raise InputError(problems)
             pending = [r for name, r in self.compiled.rulesets.items() if name not in self._registered]
-            register(pending, self.engine)
-            self._registered.update(r.name for r in pending)
+            registered, refused = register(pending, self.engine)
+            self._registered.update(registered)
+            if refused:
+                raise InputError(refused)
 
 
 def _prefix(ruleset: CompiledRuleset, count: int) -> dict[str, Any]:
@@ -104,8 +106,9 @@ def locate_refusal(ruleset: CompiledRuleset, refuses: Callable[[str, dict[str, A
                       "split the rule or its topic, or report the limit this rule passes")
 
 
-def register(rulesets: list[CompiledRuleset], engine: RuleEngine) -> None:
-    """Register the rulesets in ``engine``; raise ``InputError`` locating each one durable refuses."""
+def register(rulesets: list[CompiledRuleset], engine: RuleEngine) -> tuple[list[str], list[Diagnostic]]:
+    """Register the rulesets in ``engine``: the names registered, and a located error for each one refused."""
+    registered: list[str] = []
     refused: list[Diagnostic] = []
     for ruleset in rulesets:
         try:
@@ -116,8 +119,9 @@ def register(rulesets: list[CompiledRuleset], engine: RuleEngine) -> None:
             else:
                 where = ruleset.topics[0].where
                 refused.append(Diagnostic(where.file, where.line, "durable", str(exc)))
-    if refused:
-        raise InputError(refused)
+        else:
+            registered.append(ruleset.name)
+    return registered, refused
 
 
 def build_knowledge_base(rule_base: RuleBase, diagnostics: tuple[Diagnostic, ...] = (),

@@ -224,3 +224,11 @@ def test_an_either_or_criterion_already_met_asks_for_nothing_under_it() -> None:
     item = evaluate(data).items[0]
     assert item.decision == "Upheld"
     assert not any("functional improvement" in ask for ask in item.missing_documentation)
+
+
+def test_a_request_no_rule_in_force_applies_to_names_the_date_and_the_conditions() -> None:
+    case = read_case(SEEDS.parent / "historical" / "CM16-0230548.yaml")
+    item = evaluator(RULES).evaluate(case).items[0]
+    assert item.decision == "Not addressed"
+    assert item.rationale.startswith("No rule in force on 2016-11-23 for imaging mri (multiple region) applies")
+    assert "PROC-ANCILLARY (odg): proc.ancillary_follows is present" in item.rationale

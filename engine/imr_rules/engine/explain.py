@@ -147,24 +147,27 @@ def _periods(topics: tuple[Topic, ...]) -> str:
 
 
 def _conditions(topics: tuple[Topic, ...]) -> str:
-    return "; ".join(f"{t.id}: " + ", ".join(c.text for c in t.when) for t in topics if t.when)
+    return "; ".join(f"{t.id} ({t.guideline.id}): " + ", ".join(c.text for c in t.when) for t in topics if t.when)
 
 
 def not_addressed_reason(reason: NotAddressed) -> tuple[str, list[str]]:
-    """The rationale of an item no rule decided, and notes on the rules in force that did not apply."""
+    """The rationale of an item no rule decided, and notes on the rules in force that did not apply.
+
+    It names the request date and the service and region looked for, then either the periods the rules for
+    them cover (none in force applied) or the conditions of the rules in force that did not hold.
+    """
     what = f"{_words(reason.service)} ({_words(reason.region)} region)"
     if reason.kind == "no_rule":
         return (f"No rule in the rule base addresses {_words(reason.service)} for the {_words(reason.region)} "
                 "region."), []
+    lead = f"No rule in force on {reason.request_date} for {what} applies to this request"
     if reason.kind == "not_in_force":
         others = tuple(t for t in reason.candidates if t not in reason.in_force)
-        notes = [f"in force on {reason.request_date} but not applicable: {t.id} (its conditions: "
-                 + ", ".join(c.text for c in t.when) + ")" for t in reason.in_force if t.when]
-        return (f"No rule in force on {reason.request_date} for {what} applies to this request; the rules for "
-                f"it cover other periods: {_periods(others)}."), notes
+        notes = [f"in force on {reason.request_date} but not applicable: {t.id} ({t.guideline.id}), whose "
+                 "conditions did not hold: " + ", ".join(c.text for c in t.when) for t in reason.in_force if t.when]
+        return f"{lead}; the rules for it cover other periods: {_periods(others)}.", notes
     unmet = _conditions(reason.in_force)
-    return ("The rules for this request did not apply: their conditions were not established"
-            + (f" ({unmet})." if unmet else ".")), []
+    return f"{lead}: the conditions of the rules in force did not hold" + (f" ({unmet})." if unmet else "."), []
 
 
 def _not_addressed_result(evaluation: ItemEvaluation) -> ItemResult:

@@ -125,3 +125,27 @@ def test_the_template_field_has_one_definition() -> None:
     sources = [p.read_text() for p in (RULES.parent / "engine" / "imr_rules").rglob("*.py")]
     assert sum(TEMPLATE_FIELD.pattern in source for source in sources) == 1
     assert sum("re.compile(r\"\\{" in source for source in sources) == 1
+
+
+def _nested_or_under_array_test(node: Any, under_array: bool = False) -> bool:
+    if isinstance(node, list):
+        return any(_nested_or_under_array_test(item, under_array) for item in node)
+    if not isinstance(node, dict):
+        return False
+    return any((key == "$or" and under_array)
+               or _nested_or_under_array_test(value, under_array or key in ("$iany", "$iall"))
+               for key, value in node.items())
+
+
+def test_no_compiled_rule_puts_an_or_inside_an_array_test() -> None:
+    """durable leaves a field unset on the node of an $or inside $iany and then, now and then, refuses the
+    ruleset (error 102): the compiler never writes one."""
+    from imr_rules.engine.knowledge_base import load_knowledge_base
+
+    compiled = load_knowledge_base(RULES).compiled
+    assert not any(_nested_or_under_array_test(rule.definition) for r in compiled.rulesets.values()
+                   for _, rule in r.rules)
+    patterns = _Patterns()
+    condition = parse_condition("x.y contains any of [a, b]")
+    patterns.condition(condition, condition.op)
+    assert not _nested_or_under_array_test(patterns.items())

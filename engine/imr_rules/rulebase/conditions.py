@@ -218,10 +218,16 @@ def _words(operand: Operand) -> tuple[str, ...]:
 
 
 def _contains_any(operand: Operand, join: str | None) -> list[Pattern]:
+    """One ``$iany`` per word, under ``$or`` when there are several.
+
+    Never ``$or`` inside ``$iany``: durable 2.0.28 then reads a field it never set on the node it makes for
+    the ``$or`` (``createForwardAlpha`` leaves ``right.type`` unset) and refuses the ruleset with error 102
+    now and then, depending on what the memory held (seen once in a full test run).
+    """
     words = _words(operand)
     if len(words) == 1:
         return [{"$iany": {"v": {"$i": words[0]}}}]
-    return [{"$iany": {"v": {"$or": [{"$i": word} for word in words]}}}]
+    return [{"$or": [{"$iany": {"v": {"$i": word}}} for word in words]}]
 
 
 def _contains_none(operand: Operand, join: str | None) -> list[Pattern]:

@@ -71,6 +71,7 @@ def test_the_compiled_rulesets_match_their_snapshots() -> None:
 
 
 def test_snapshot_files_are_json_and_stable_across_compilations() -> None:
-    first = {name: _text(name, data) for name, data in expected_files().items()}
+    files = expected_files()
+    first = {name: _text(name, data) for name, data in files.items()}
     assert first == {name: _text(name, data) for name, data in expected_files().items()}
-    assert all(json.loads(text) == json.loads(json.dumps(expected_files()[name])) for name, text in first.items())
+    assert all(json.loads(text) == json.loads(json.dumps(files[name])) for name, text in first.items())

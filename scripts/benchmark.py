@@ -3,9 +3,10 @@
 Measures, as the median of several runs:
   * regress: cases per second through the whole pipeline (read YAML, validate, evaluate, explain) over a
     synthetic corpus of generated case files, with 1 and 2 processes;
-  * evaluate: cases per second of evaluation alone on already-validated cases;
-  * matching: durable_rules matching alone (assert the projected facts, run the rule actions that chain
-    derived facts, delete the session) on the same items: the engine's floor;
+  * evaluate: cases per second of evaluation alone on already-validated cases, with durable_rules and with
+    the plain-Python reference engine (the same compiled rulesets);
+  * matching: rule matching alone (assert the projected facts, run the rule actions that chain derived
+    facts, end the session) on the same items, with each engine: the engine's floor;
   * cold start: wall time of `imr-rules evaluate` on one case, in a fresh process.
 
 Usage: python scripts/benchmark.py [--cases 10000] [--runs 3]
@@ -27,9 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 
 import yaml
 
+from imr_rules.cases.facts import project_item
 from imr_rules.cases.model import Case
-from imr_rules.engine.evaluator import ItemSession, _ActionRunner
-from imr_rules.engine.knowledge_base import evaluator
+from imr_rules.engine.evaluator import Evaluator
+from imr_rules.engine.knowledge_base import evaluator, reference_evaluator
+from imr_rules.engine.session import ActionRunner, ItemSession, session_facts
 from imr_rules.regression.runner import case_files, run_files
 from tools.synthetic import synthetic_case
 
@@ -48,8 +51,7 @@ def bench_regress(files: list[Path], jobs: int, runs: int) -> tuple[float, float
     return _median_rate(times, len(files))
 
 
-def bench_evaluate(cases: list[Case], runs: int) -> tuple[float, float]:
-    engine = evaluator()
+def bench_evaluate(engine: Evaluator, cases: list[Case], runs: int) -> tuple[float, float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -59,22 +61,20 @@ def bench_evaluate(cases: list[Case], runs: int) -> tuple[float, float]:
     return _median_rate(times, len(cases))
 
 
-def bench_matching(cases: list[Case], runs: int) -> tuple[float, float]:
-    """Durable matching alone: pre-projected facts in, chaining actions only, no explanation."""
-    engine = evaluator()
+def bench_matching(engine: Evaluator, cases: list[Case], runs: int) -> tuple[float, float]:
+    """Matching alone: pre-projected facts in, chaining actions only, no explanation."""
     prepared = []
     for case in cases:
         for item in case.requested_items:
-            ruleset = engine._ruleset(item.service.value, item.body_region.value)
+            ruleset = engine.knowledge_base.ruleset_for(item.service.value, item.body_region.value, case.request_date)
             if ruleset is not None:
-                session = ItemSession(item)
-                prepared.append((ruleset, item, engine._base_facts(case, item, ruleset, session, {}, {})))
+                facts = project_item(case, item, ruleset.base_facts, {})
+                prepared.append((ruleset, item, session_facts(engine.compiled, ItemSession(item), facts)))
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         for ruleset, item, facts in prepared:
-            runner = _ActionRunner(engine.compiled, ruleset, ItemSession(item))
-            engine.engine.run(ruleset.name, facts, runner.on_action, runner.close_unresolved)
+            ActionRunner(engine.compiled, ruleset, ItemSession(item)).run(engine.engine, facts)
         times.append(time.perf_counter() - start)
     return _median_rate(times, len(cases))
 
@@ -107,15 +107,22 @@ def main() -> None:
               f"{len(files)} synthetic cases, {items} items, median of {args.runs} runs")
         one, one_s = bench_regress(files, 1, args.runs)
         two, two_s = bench_regress(files, 2, args.runs)
-        evaluate_rate, _ = bench_evaluate(cases, args.runs)
-        matching_rate, _ = bench_matching(cases, args.runs)
+        durable, reference = evaluator(), reference_evaluator()
+        evaluate_rate, _ = bench_evaluate(durable, cases, args.runs)
+        matching_rate, _ = bench_matching(durable, cases, args.runs)
+        reference_rate, _ = bench_evaluate(reference, cases, args.runs)
+        reference_matching, _ = bench_matching(reference, cases, args.runs)
     per_item = items / len(files)
     print(f"regress, 1 process : {one:8.0f} cases/s  ({one * per_item:8.0f} items/s, {one_s:.2f} s)")
     print(f"regress, 2 processes: {two:8.0f} cases/s  ({two * per_item:8.0f} items/s, {two_s:.2f} s), "
           f"speed-up {two / one:.2f}x")
-    print(f"evaluate only      : {evaluate_rate:8.0f} cases/s  ({evaluate_rate * per_item:8.0f} items/s)")
+    print(f"evaluate only      : {evaluate_rate:8.0f} cases/s  ({evaluate_rate * per_item:8.0f} items/s), "
+          "durable_rules")
+    print(f"evaluate only      : {reference_rate:8.0f} cases/s  ({reference_rate * per_item:8.0f} items/s), "
+          "reference engine (plain Python)")
     print(f"durable matching   : {matching_rate:8.0f} cases/s  ({matching_rate * per_item:8.0f} items/s); "
           f"pipeline / matching time ratio {matching_rate / one:.2f}x")
+    print(f"reference matching : {reference_matching:8.0f} cases/s  ({reference_matching * per_item:8.0f} items/s)")
     print(f"cold start, imr-rules evaluate on one case: {bench_cold_start(args.runs):.3f} s (median)")
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 from .conftest import ROOT
 
 PACKAGE = ROOT / "engine" / "imr_rules"
@@ -70,7 +68,6 @@ def test_no_upward_imports() -> None:
     assert upward == []
 
 
-@pytest.mark.xfail(strict=True, reason="engine.evaluator and engine.explain still import each other (issue 10)")
 def test_no_import_cycles() -> None:
     graph = _graph()
     cycles: list[list[str]] = []

@@ -79,7 +79,22 @@ def test_a_request_in_a_period_without_rules_says_so(core_rules: Path) -> None:
     item = evaluator(core_rules).evaluate(Case.model_validate(data)).items[0]
     assert item.decision == "Not addressed"
     assert item.citation is None
-    assert "No encoded rule for this request is in force on 2018-03-01" in item.rationale
+    assert "No rule in force on 2018-03-01 for imaging xray (cervical region)" in item.rationale
+    assert "acoem_2004_ch8 (2007-06-15 to 2017-11-30)" in item.rationale
+
+
+def test_a_request_after_every_period_names_the_date_not_an_unrelated_rule() -> None:
+    """In the shipped rules only the ancillary-service rule (open-ended) is in force for cervical therapy in
+    2018; the reason is the date, not that rule's condition."""
+    data = load(CHRONIC)
+    data["request_date"] = "2018-03-01"
+    data["requested_items"][0]["body_region"] = "cervical"
+    item = evaluate(data).items[0]
+    assert item.decision == "Not addressed"
+    assert item.rationale.startswith("No rule in force on 2018-03-01 for physical therapy (cervical region)")
+    assert "cpmtg_2016 (2016-07-28 to 2017-11-30)" in item.rationale
+    assert "PROC-ANCILLARY" not in item.rationale
+    assert any("PROC-ANCILLARY" in note for note in item.notes)
 
 
 def test_a_service_without_rules_is_not_addressed(core_rules: Path) -> None:
@@ -211,3 +226,11 @@ def test_an_either_or_criterion_already_met_asks_for_nothing_under_it() -> None:
     item = evaluate(data).items[0]
     assert item.decision == "Upheld"
     assert not any("functional improvement" in ask for ask in item.missing_documentation)
+
+
+def test_a_request_no_rule_in_force_applies_to_names_the_date_and_the_conditions() -> None:
+    case = read_case(SEEDS.parent / "historical" / "CM16-0230548.yaml")
+    item = evaluator(RULES).evaluate(case).items[0]
+    assert item.decision == "Not addressed"
+    assert item.rationale.startswith("No rule in force on 2016-11-23 for imaging mri (multiple region) applies")
+    assert "PROC-ANCILLARY (associated_procedure): proc.ancillary_follows is present" in item.rationale

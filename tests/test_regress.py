@@ -114,3 +114,18 @@ def test_baseline_json_shape(tmp_path: Path) -> None:
     assert data["baseline_version"] == 1
     assert data["items"]["SEED-000/1"] == {"decision": "Upheld", "basis": "not_met", "rule": "PSTG09-PM",
                                            "guideline": "postsurgical_2009"}
+
+
+def test_accept_with_a_broken_rule_base_exits_4_and_a_broken_accept_file_exits_3(rules_copy: Path,
+                                                                                   tmp_path: Path) -> None:
+    accept = tmp_path / "accept.yaml"
+    accept.write_text(yaml.safe_dump({"accepted": []}))
+    topic = rules_copy / "imaging" / "cervical_xray_acoem_2004.yaml"
+    topic.write_text(topic.read_text().replace("guideline: acoem_2004_ch8", "guideline: nope"))
+    broken_rules = run_cli("regress", SEEDS, "--rules", rules_copy, "--accept", accept)
+    assert broken_rules.returncode == 4
+    assert "cervical_xray_acoem_2004.yaml:5: error: guideline: unknown guideline 'nope'" in broken_rules.stderr
+    accept.write_text("accepted: [{item: x}]\n")
+    broken_accept = run_cli("regress", SEEDS, "--accept", accept)
+    assert broken_accept.returncode == 3
+    assert "accept.yaml" in broken_accept.stderr

@@ -22,7 +22,7 @@ from imr_rules.common.model_errors import translate
 from imr_rules.common.yaml_source import load_yaml
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
-from imr_rules.engine.knowledge_base import default_rules_dir, evaluator, load_rule_base
+from imr_rules.engine.knowledge_base import default_rules_dir, evaluator, load_knowledge_base, load_rule_base
 from imr_rules.engine.results import CaseResult
 from imr_rules.review.report import render_text
 
@@ -214,15 +214,20 @@ def validate(
                                                           show_default=False)] = None,
     examples: Annotated[bool, typer.Option(help="Also evaluate each rule's example cases.")] = True,
 ) -> None:
-    """Check a rule base (and cases): formats, references, conditions, templates, examples."""
+    """Check a rule base (and cases): formats, references, conditions, templates, durable's limits, examples.
+
+    Every ruleset is compiled and registered in durable_rules, so a rule base that validates is one the
+    engine accepts whole.
+    """
     from imr_rules.authoring.examples import check_example, load_examples
 
     root = rules_dir or default_rules_dir()
     try:
-        rule_base, diagnostics = load_rule_base(root)
+        knowledge_base = load_knowledge_base(root, register_all=True)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, f"rules {root}") from None
-    problems = list(diagnostics)
+    rule_base = knowledge_base.rule_base
+    problems = list(knowledge_base.diagnostics)
     if examples:
         found, example_problems = load_examples(rule_base)
         problems += example_problems
@@ -244,7 +249,8 @@ def validate(
         typer.echo(f"cases: {len(case_problems)} error(s)", err=True)
         raise typer.Exit(EXIT_BAD_CASE)
     typer.echo(f"ok: {len(rule_base.topics)} topic rules, {len(rule_base.derivations)} shared derivations, "
-               f"{len(cases or [])} case(s) valid; rule base {rule_base.version}")
+               f"{len(knowledge_base.compiled.rulesets)} rulesets registered, {len(cases or [])} case(s) valid; "
+               f"rule base {rule_base.version}")
 
 
 @app.command("coverage")
@@ -327,10 +333,13 @@ def regress(
     root = rules or default_rules_dir()
     try:
         rule_base, _ = load_rule_base(root)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    try:
         accepted = _read_accepted(accept)
         previous = json.loads(baseline.read_text()) if baseline else None
     except InputError as exc:
-        raise _fail(exc.diagnostics, EXIT_BAD_RULES if accept is None else EXIT_BAD_CASE, "not run") from None
+        raise _fail(exc.diagnostics, EXIT_BAD_CASE, "not run") from None
     except (OSError, json.JSONDecodeError) as exc:
         typer.echo(f"{baseline}: error: cannot read the baseline: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_CASE) from None
@@ -471,6 +480,22 @@ def rules_stats(
     if problems:
         _print_diagnostics(problems)
         raise typer.Exit(EXIT_BAD_CASE)
+
+
+@rules_app.command("limits")
+def rules_limits(rules: RulesOption = None) -> None:
+    """How close the rule base comes to each of durable_rules' limits (largest count per limit, and where)."""
+    from imr_rules.rulebase.limits import usage_report
+
+    try:
+        compiled = load_knowledge_base(rules).compiled
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+    typer.echo(f"{len(compiled.rulesets)} rulesets, {len(compiled.rule_base.topics)} topics, "
+               f"{len(compiled.periods)} periods")
+    for usage in usage_report(compiled):
+        bound = f"{usage.largest} of {usage.maximum}" if usage.maximum else str(usage.largest)
+        typer.echo(f"  {usage.limit:<32} {bound:>14}  ({usage.error}) {usage.where}".rstrip())
 
 
 @app.command()

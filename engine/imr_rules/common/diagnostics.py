@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -29,31 +29,6 @@ class Diagnostic:
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text
-
-
-@dataclass
-class DiagnosticList:
-    """An ordered collection of diagnostics gathered while reading inputs."""
-
-    items: list[Diagnostic] = field(default_factory=list)
-
-    def add(self, diagnostic: Diagnostic) -> None:
-        """Record one diagnostic."""
-        self.items.append(diagnostic)
-
-    def extend(self, diagnostics: list[Diagnostic]) -> None:
-        """Record several diagnostics."""
-        self.items.extend(diagnostics)
-
-    @property
-    def errors(self) -> list[Diagnostic]:
-        """Only the diagnostics with severity ``error``."""
-        return [d for d in self.items if d.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Diagnostic]:
-        """Only the diagnostics with severity ``warning``."""
-        return [d for d in self.items if d.severity == "warning"]
 
 
 class InputError(Exception):

@@ -7,12 +7,18 @@ How it avoids the library's known traps (see ../shared/durable-rules-notes.md):
 - actions run here, in our loop: an exception aborts the case and is raised, never swallowed;
 - short explicit ids and a single session id "0", deleted after every case (never reused by retraction);
 - a sentinel rule runs once per ruleset at registration, so ``delete_state`` never meets a fresh session.
-One engine per process: durable_rules is neither thread-safe nor releases the GIL.
+
+Concurrency: durable_rules has no locks in its C core and never releases the GIL, and every case runs in
+session "0"; two threads in it at once crash the process or fail with error 307. So every call into the
+C core holds one process-wide lock (``ENGINE_LOCK``): concurrent callers are safe and are served one case
+at a time. For parallel speed, use processes (``regress --jobs N``), not threads.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,26 +31,50 @@ ActionHandler = Callable[[str, Message, AssertFact], None]
 QuiescenceHandler = Callable[[], list[Message]]
 
 
+ENGINE_LOCK = threading.RLock()
+"""Held around every use of the durable_rules C core in this process."""
+
+
 class EngineError(RuntimeError):
     """The rule engine failed on a case; the case has no result."""
 
 
+class RulesetRefusedError(EngineError):
+    """durable_rules refused to create a ruleset; ``code`` is its error number."""
+
+    def __init__(self, name: str, detail: str) -> None:
+        found = re.search(r"error code: (\d+)", detail)
+        self.code = int(found.group(1)) if found else None
+        super().__init__(f"durable_rules refused ruleset {name}: {detail}")
+
+
 class DurableEngine:
-    """Registered rulesets and a loop that evaluates one session at a time."""
+    """Registered rulesets and a loop that evaluates one session at a time (thread-safe: one lock)."""
 
     def __init__(self) -> None:
         self._handles: dict[str, int] = {}
 
-    def register(self, name: str, definition: dict[str, Any]) -> None:
-        """Create a ruleset from its JSON definition; must contain a rule named ``sentinel``."""
-        if name in self._handles:
-            raise EngineError(f"ruleset {name} is already registered")
-        try:
-            handle = _core.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
-        except _core.error as exc:
-            raise EngineError(f"durable_rules refused ruleset {name}: {exc}") from exc
-        self._handles[name] = handle
-        self.run(name, [{"id": "s", "t": "sentinel"}], lambda rule, message, assert_fact: None)
+    def register(self, name: str, definition: dict[str, Any] | str) -> None:
+        """Create a ruleset from its JSON definition (a dict or its JSON text); it needs a rule ``sentinel``."""
+        text = definition if isinstance(definition, str) else json.dumps(definition, ensure_ascii=False)
+        with ENGINE_LOCK:
+            if name in self._handles:
+                raise EngineError(f"ruleset {name} is already registered")
+            try:
+                handle = _core.create_ruleset(name, text)
+            except _core.error as exc:
+                raise RulesetRefusedError(name, str(exc)) from exc
+            self._handles[name] = handle
+            self.run(name, [{"id": "s", "t": "sentinel"}], lambda rule, message, assert_fact: None)
+
+    def refuses(self, name: str, definition: dict[str, Any]) -> bool:
+        """Whether durable refuses to create this ruleset (a trial; nothing is kept under ``name``)."""
+        with ENGINE_LOCK:
+            try:
+                _core.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
+            except _core.error:
+                return True
+            return False
 
     def run(self, name: str, facts: list[Message], on_action: ActionHandler,
             on_quiescence: QuiescenceHandler | None = None) -> None:
@@ -56,18 +86,19 @@ class DurableEngine:
         """
         handle = self._handles[name]
         session_facts = [{**fact, "sid": SESSION} for fact in facts]
-        try:
-            state_handle = self._assert_batch(handle, session_facts)
-            while True:
-                self._drain(handle, state_handle, on_action)
-                more = on_quiescence() if on_quiescence else []
-                if not more:
-                    break
-                state_handle = self._assert_batch(handle, [{**fact, "sid": SESSION} for fact in more])
-        except _core.error as exc:
-            raise EngineError(f"durable_rules failed in ruleset {name}: {exc}") from exc
-        finally:
-            _core.delete_state(handle, SESSION)
+        with ENGINE_LOCK:
+            try:
+                state_handle = self._assert_batch(handle, session_facts)
+                while True:
+                    self._drain(handle, state_handle, on_action)
+                    more = on_quiescence() if on_quiescence else []
+                    if not more:
+                        break
+                    state_handle = self._assert_batch(handle, [{**fact, "sid": SESSION} for fact in more])
+            except _core.error as exc:
+                raise EngineError(f"durable_rules failed in ruleset {name}: {exc}") from exc
+            finally:
+                _core.delete_state(handle, SESSION)
 
     @staticmethod
     def _assert_batch(handle: int, facts: list[Message]) -> int:

@@ -1,68 +1,51 @@
-"""Explain stage: rationale text from the rule files' templates, criteria states, missing documentation.
+"""Explain stage: render an item's evaluation record as its result: rationale, criteria, missing documentation.
 
 No sentence of a rationale is written here: every sentence is a template from a rule file, filled with
-the item's facts. This module only chooses which templates apply and in what order.
+the item's facts. The decision was taken by the evaluation (``ItemEvaluation``); this module only chooses
+which templates show it and in what order.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from typing import TYPE_CHECKING, Any
-
-from imr_rules.cases.model import RequestedItem
-from imr_rules.engine.results import Citation, CriterionResult, ItemResult, Outcome
+from imr_rules.engine.results import Citation, CriterionResult, ItemResult
+from imr_rules.engine.session import ItemEvaluation, NotAddressed
 from imr_rules.rulebase.model import Criterion, RuleBase, Topic
+from imr_rules.rulebase.templates import fill, format_value
 
-if TYPE_CHECKING:
-    from imr_rules.engine.evaluator import ItemSession
-
-_FIELD = re.compile(r"\{([^{}]+)\}")
+__all__ = ["citation_of", "explain_item", "format_value", "missing_documentation", "render_template"]
 
 
-def format_value(value: Any) -> str:
-    """A fact value as a sentence shows it."""
-    if value is None:
-        return "not documented"
-    if isinstance(value, list):
-        return ", ".join(str(v).replace("_", " ") for v in value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).replace("_", " ")
-
-
-def render_template(template: str, session: ItemSession, topic: Topic | None = None,
+def render_template(template: str, evaluation: ItemEvaluation, topic: Topic | None = None,
                     findings: str = "") -> str:
-    """Fill ``{fact.name}`` (and citation, guideline, item.description, findings) from the session."""
-    def value_of(match: re.Match[str]) -> str:
-        name = match.group(1).strip()
+    """Fill ``{fact.name}`` (and citation, guideline, item.description, findings) from the evaluation."""
+    def value_of(name: str) -> str:
         if name == "findings":
             return findings
         if name == "item.description":
-            return session.item.description
+            return evaluation.item.description
         if name == "citation" and topic is not None:
             return topic.citation_text()
         if name == "guideline" and topic is not None:
             return topic.guideline.label
-        return format_value(session.value(name))
-    return " ".join(_FIELD.sub(value_of, template).split())
+        return format_value(evaluation.value(name))
+    return fill(template, value_of)
 
 
-def _sentences(criterion: Criterion, session: ItemSession, state: str, topic: Topic) -> list[str]:
+def _sentences(criterion: Criterion, evaluation: ItemEvaluation, state: str, topic: Topic) -> list[str]:
     """The sentences that explain ``criterion`` being in ``state``: its own text, else its children's."""
     if criterion.texts is not None:
-        return [render_template(getattr(criterion.texts, state), session, topic)]
+        return [render_template(getattr(criterion.texts, state), evaluation, topic)]
     wanted = state
-    children = [c for c in criterion.children if session.states.get(c.key, ("",))[0] == wanted]
-    return [s for child in children for s in _sentences(child, session, wanted, topic)]
+    children = [c for c in criterion.children if evaluation.state(c.key) == wanted]
+    return [s for child in children for s in _sentences(child, evaluation, wanted, topic)]
 
 
-def _criteria_results(topic: Topic, session: ItemSession) -> list[CriterionResult]:
+def _criteria_results(topic: Topic, evaluation: ItemEvaluation) -> list[CriterionResult]:
     results = []
 
     def visit(criterion: Criterion, depth: int) -> None:
-        state, reads, note = session.states.get(criterion.key, ("not_documented", [], "not evaluated"))
-        results.append(CriterionResult(criterion.key, criterion.label, state, depth, reads, note))
+        state, reads, note = evaluation.states.get(criterion.key, ("not_documented", (), "not evaluated"))
+        results.append(CriterionResult(criterion.key, criterion.label, state, depth, list(reads), note))
         for child in criterion.children:
             visit(child, depth + 1)
 
@@ -71,13 +54,13 @@ def _criteria_results(topic: Topic, session: ItemSession) -> list[CriterionResul
     return results
 
 
-def _asks_for(fact: str, rule_base: RuleBase, session: ItemSession, seen: set[str]) -> list[str]:
+def _asks_for(fact: str, rule_base: RuleBase, evaluation: ItemEvaluation, seen: set[str]) -> list[str]:
     """Requests for information that would let ``fact`` be read or derived."""
     if fact in seen:
         return []
     seen.add(fact)
     spec = rule_base.facts[fact]
-    known = session.facts.get(fact)
+    known = evaluation.facts.get(fact)
     if spec.origin == "case":
         if known is not None and known.documented:
             return []
@@ -89,40 +72,35 @@ def _asks_for(fact: str, rule_base: RuleBase, session: ItemSession, seen: set[st
         inputs = [c.fact for c in derivation.when] + [f for c in derivation.when for f in c.facts_read[1:]]
         inputs += [f for name, e in derivation.conclusions if name == fact for f in e.facts_read]
         for name in inputs:
-            asks.extend(_asks_for(name, rule_base, session, seen))
+            asks.extend(_asks_for(name, rule_base, evaluation, seen))
     return asks or [spec.ask or spec.description]
 
 
-def _open_leaves(criteria: list[Criterion], session: ItemSession) -> list[Criterion]:
+def _open_leaves(criteria: list[Criterion], evaluation: ItemEvaluation) -> list[Criterion]:
     """Leaves under criteria that are not met; a met branch (one met alternative of an any_of) needs nothing."""
     found: list[Criterion] = []
     for criterion in criteria:
-        if session.states.get(criterion.key, ("not_documented",))[0] == "met":
+        if evaluation.state(criterion.key) == "met":
             continue
-        found.extend([criterion] if criterion.mode == "test" else _open_leaves(criterion.children, session))
+        found.extend([criterion] if criterion.mode == "test" else _open_leaves(criterion.children, evaluation))
     return found
 
 
-def missing_documentation(topic: Topic, rule_base: RuleBase, session: ItemSession) -> list[str]:
+def missing_documentation(topic: Topic, rule_base: RuleBase, evaluation: ItemEvaluation) -> list[str]:
     """Documentation to request from the treating physician: what the not-documented criteria lacked.
 
     Only asked for an item that is not Overturned: an Overturned item lacks nothing its decision needs.
     """
     asks: list[str] = []
     seen: set[str] = set()
-    for leaf in _open_leaves(topic.criteria, session):
-        if session.states.get(leaf.key, ("not_documented",))[0] == "not_documented":
+    for leaf in _open_leaves(topic.criteria, evaluation):
+        if (evaluation.state(leaf.key) or "not_documented") == "not_documented":
             assert leaf.test is not None
             for fact in leaf.test.facts_read:
-                for ask in _asks_for(fact, rule_base, session, seen):
+                for ask in _asks_for(fact, rule_base, evaluation, seen):
                     if ask not in asks:
                         asks.append(ask)
     return asks
-
-
-def choose_topic(session: ItemSession) -> Topic:
-    """The deciding topic: the active one with the lowest precedence number (then by id)."""
-    return sorted(session.active, key=lambda t: (t.precedence, t.id))[0]
 
 
 def citation_of(topic: Topic) -> Citation:
@@ -132,50 +110,72 @@ def citation_of(topic: Topic) -> Citation:
                     topic.citation.pages, topic.citation_text())
 
 
-def build_item_result(rule_base: RuleBase, session: ItemSession) -> ItemResult:
-    """The item's result from its session: decision, citation, rationale, criteria, missing documentation."""
-    topic = choose_topic(session)
-    outcome = session.outcomes.get(topic.id, "not_documented")
-    decision: Outcome = "Overturned" if outcome == "met" else "Upheld"
-    sentences = [s for c in topic.criteria if session.states.get(c.key, ("",))[0] == outcome
-                 for s in _sentences(c, session, outcome, topic)]
+def explain_item(rule_base: RuleBase, evaluation: ItemEvaluation) -> ItemResult:
+    """The item's result from its evaluation record: citation, rationale, criteria, missing documentation."""
+    topic = evaluation.topic
+    if topic is None or evaluation.basis is None:
+        return _not_addressed_result(evaluation)
+    outcome = evaluation.basis
+    sentences = [s for c in topic.criteria if evaluation.state(c.key) == outcome
+                 for s in _sentences(c, evaluation, outcome, topic)]
     template = {"met": topic.rationale.overturned, "not_met": topic.rationale.upheld,
                 "not_documented": topic.rationale.not_documented}[outcome]
-    rationale = render_template(template, session, topic, " ".join(sentences))
-    notes = list(session.notes)
+    rationale = render_template(template, evaluation, topic, " ".join(sentences))
+    notes = list(evaluation.notes)
     if topic.guideline.note:
         notes.append(topic.guideline.note)
-    for other in session.active:
+    for other in evaluation.active:
         if other is not topic:
             notes.append(f"rule {other.id} also applies; {topic.id} decides (precedence {topic.precedence})")
+    item = evaluation.item
     return ItemResult(
-        item_id=session.item.id, description=session.item.description, service=session.item.service.value,
-        body_region=session.item.body_region.value, decision=decision, basis=outcome, rule=topic.id,
-        citation=citation_of(topic), rationale=rationale, criteria=_criteria_results(topic, session),
-        missing_documentation=[] if decision == "Overturned" else missing_documentation(topic, rule_base, session),
-        assumptions=list(session.assumptions), notes=notes, trace=list(session.trace))
+        item_id=item.id, description=item.description, service=item.service.value,
+        body_region=item.body_region.value, decision=evaluation.decision, basis=outcome, rule=topic.id,
+        citation=citation_of(topic), rationale=rationale, criteria=_criteria_results(topic, evaluation),
+        missing_documentation=[] if evaluation.decision == "Overturned"
+        else missing_documentation(topic, rule_base, evaluation),
+        assumptions=list(evaluation.assumptions), notes=notes, trace=list(evaluation.trace))
 
 
-def not_addressed_result(item: RequestedItem, rule_base: RuleBase, request_date: dt.date,
-                         session: ItemSession) -> ItemResult:
-    """The result for an item no rule decides, saying why (service, region, period, or conditions)."""
-    candidates = [t for t in rule_base.topics if item.service.value in t.services
-                  and (t.body_regions is None or item.body_region.value in t.body_regions)]
-    if not candidates:
-        reason = (f"No rule in the rule base addresses {item.service.value.replace('_', ' ')} for the "
-                  f"{item.body_region.value.replace('_', ' ')} region.")
-    elif not any(t.guideline.in_force(request_date) for t in candidates):
-        editions = ", ".join(sorted({f"{t.guideline.id} ({t.guideline.effective_from} to "
-                                     f"{t.guideline.effective_to or 'open'})" for t in candidates}))
-        reason = (f"No encoded rule for this request is in force on {request_date}; "
-                  f"the rules for it cover: {editions}.")
-    else:
-        unmet = "; ".join(f"{t.id}: " + ", ".join(c.text for c in t.when) for t in candidates
-                          if t.guideline.in_force(request_date) and t.when)
-        reason = "The rules for this request did not apply: their conditions were not established" + (
-            f" ({unmet})." if unmet else ".")
+def _words(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def _periods(topics: tuple[Topic, ...]) -> str:
+    return ", ".join(sorted({f"{t.guideline.id} ({t.guideline.effective_from} to "
+                             f"{t.guideline.effective_to or 'open'})" for t in topics}))
+
+
+def _conditions(topics: tuple[Topic, ...]) -> str:
+    return "; ".join(f"{t.id} ({t.guideline.id}): " + ", ".join(c.text for c in t.when) for t in topics if t.when)
+
+
+def not_addressed_reason(reason: NotAddressed) -> tuple[str, list[str]]:
+    """The rationale of an item no rule decided, and notes on the rules in force that did not apply.
+
+    It names the request date and the service and region looked for, then either the periods the rules for
+    them cover (none in force applied) or the conditions of the rules in force that did not hold.
+    """
+    what = f"{_words(reason.service)} ({_words(reason.region)} region)"
+    if reason.kind == "no_rule":
+        return (f"No rule in the rule base addresses {_words(reason.service)} for the {_words(reason.region)} "
+                "region."), []
+    lead = f"No rule in force on {reason.request_date} for {what} applies to this request"
+    if reason.kind == "not_in_force":
+        others = tuple(t for t in reason.candidates if t not in reason.in_force)
+        notes = [f"in force on {reason.request_date} but not applicable: {t.id} ({t.guideline.id}), whose "
+                 "conditions did not hold: " + ", ".join(c.text for c in t.when) for t in reason.in_force if t.when]
+        return f"{lead}; the rules for it cover other periods: {_periods(others)}.", notes
+    unmet = _conditions(reason.in_force)
+    return f"{lead}: the conditions of the rules in force did not hold" + (f" ({unmet})." if unmet else "."), []
+
+
+def _not_addressed_result(evaluation: ItemEvaluation) -> ItemResult:
+    item = evaluation.item
+    reason, notes = not_addressed_reason(evaluation.not_addressed) if evaluation.not_addressed else (
+        "No rule decided this request.", [])
     return ItemResult(
         item_id=item.id, description=item.description, service=item.service.value,
         body_region=item.body_region.value, decision="Not addressed", basis=None, rule=None, citation=None,
-        rationale=reason, assumptions=list(session.assumptions), notes=list(session.notes),
-        trace=list(session.trace))
+        rationale=reason, assumptions=list(evaluation.assumptions), notes=[*evaluation.notes, *notes],
+        trace=list(evaluation.trace))

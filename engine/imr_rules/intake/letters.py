@@ -279,15 +279,6 @@ _CLASS_WORDS: dict[Service, tuple[str, ...]] = {
 }
 
 
-def medication_class(name: str) -> Service | None:
-    """The medication class of a drug name (generic or brand), or None when not in DRUG_NAMES."""
-    lowered = name.lower()
-    for service, names in DRUG_NAMES.items():
-        if any(re.search(rf"\b{re.escape(drug)}", lowered) for drug in names):
-            return service
-    return None
-
-
 # Service keywords, checked in order; the first that matches the item title wins.
 _SERVICES: list[tuple[str, Service]] = [
     (r"assistant surgeon|surgical assist|\bassistant\b|\bpa assist|^assist\b", Service.surgical_assistant),

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 from typing import TYPE_CHECKING, Any
 
-from imr_rules.engine.explain import format_value
 from imr_rules.engine.results import CaseResult, FactRead, ItemResult
+from imr_rules.rulebase.templates import format_value
 
 if TYPE_CHECKING:
     from imr_rules.review.whatif import Change
@@ -61,11 +60,6 @@ def render_text(result: CaseResult, show_trace: bool = True) -> str:
         lines += _item_text(index, item, show_trace)
     lines.append("Decision support only: a physician reviewer makes the determination.")
     return "\n".join(lines) + "\n"
-
-
-def render_json(result: CaseResult) -> str:
-    """The JSON report of a case (schema version 1, documented in the README)."""
-    return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
 
 
 def _value_words(value: Any) -> str:

@@ -11,7 +11,6 @@ from imr_rules.cases.facts import project_item
 from imr_rules.cases.model import Case
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.results import ItemResult
-from imr_rules.rulebase.conditions import FactRef
 from imr_rules.rulebase.model import FactSpec, RuleBase
 
 FIXED = {"item.service", "item.body_region", "request.date", "patient.sex", "injury.weeks_since"}
@@ -72,12 +71,8 @@ def _literals(rule_base: RuleBase, fact: str) -> list[Any]:
     for topic in rule_base.topics:
         conditions += topic.when + [c for d in topic.derive for c in d.when]
         conditions += [c.test for c in topic.all_criteria() if c.test is not None]
-    found: list[Any] = []
-    for condition in conditions:
-        if condition.fact != fact or isinstance(condition.operand, FactRef) or condition.operand is None:
-            continue
-        found.extend(condition.operand if isinstance(condition.operand, tuple) else [condition.operand])
-    return found
+    return [value for condition in conditions if condition.fact == fact
+            for value in condition.operator.literals(condition.operand)]
 
 
 def candidate_values(spec: FactSpec, current: Any, rule_base: RuleBase, item: ItemResult) -> list[Any]:
@@ -100,7 +95,8 @@ def candidate_values(spec: FactSpec, current: Any, rule_base: RuleBase, item: It
     elif spec.kind == "list":
         words = list(dict.fromkeys(str(v) for v in _literals(rule_base, spec.name)))
         base = list(current or [])
-        values = [sorted({*base, w}) for w in words if w not in base] + [[x for x in base if x != w]
+        # an empty list is how a case says "not documented" (see cases.facts), never a documented value
+        values = [sorted({*base, w}) for w in words if w not in base] + [[x for x in base if x != w] or None
                                                                           for w in words if w in base]
     else:
         values = []
@@ -141,7 +137,7 @@ def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int
         return evaluator.evaluate_item(case, item, others, overrides)
 
     blocking = _blocking_facts(rule_base, base)
-    ruleset = evaluator.compiled.ruleset(item.service.value, item.body_region.value)
+    ruleset = evaluator.compiled.ruleset_for(item.service.value, item.body_region.value, case.request_date)
     readable = [f for f in (ruleset.base_facts if ruleset else []) if f not in FIXED]  # what the rules read
     facts = sorted(readable, key=lambda f: (f not in blocking, f))
     found: list[Change] = []

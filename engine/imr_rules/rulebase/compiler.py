@@ -1,4 +1,4 @@
-"""Compile stage: turn the validated rule base into durable_rules JSON rulesets, one per service.
+"""Compile stage: turn the validated rule base into durable_rules JSON rulesets, all of them, once.
 
 Facts in a session (short explicit ids, a handful of short property names):
     base or derived fact   {"id": "f<n>", "t": "f", "n": <name>, "s": "d" | "nd", "v": <value>}
@@ -8,20 +8,37 @@ Facts in a session (short explicit ids, a handful of short property names):
 Layers of rules, each reading what the one before concluded (forward chaining):
     derivations (shared, then topic-scoped) -> topic activation -> criteria -> groups -> decision.
 No rule uses ``$not``: "not documented" is an explicit status, and criteria left unresolved at
-quiescence are closed by the evaluator with an explicit fact (see evaluator.close_unresolved).
+quiescence are closed by the session with an explicit fact.
+
+Routing and splitting: a requested item goes to the ruleset of its service, body region and period (the
+stretch of dates over which the same guideline editions are in force). A ruleset holds only the topics
+that can decide such an item, so each stays small however many topics and editions the rule base grows
+to, and the activation rule need not test the service, region or date again: routing guaranteed them
+(the rule still reads the three facts, so the trace shows them). Each topic and each derivation is
+compiled once, as a fragment; a ruleset is the fragments of its topics and of the shared derivations
+they need, rule names numbered in that order. Routes with the same topics share one ruleset.
 """
 
 from __future__ import annotations
 
-import re
+import bisect
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any, Literal, Union
 
-from imr_rules.rulebase.conditions import Condition, FactRef
-from imr_rules.rulebase.model import Criterion, Derivation, RuleBase, Topic
+from imr_rules.rulebase.conditions import OPERATORS, Condition, FactRef
+from imr_rules.rulebase.model import Criterion, Derivation, Located, RuleBase, Topic
+from imr_rules.rulebase.templates import template_fields
 
 Pattern = dict[str, Any]
 CriterionState = Literal["met", "not_met", "not_documented"]
+ANY_REGION = "*"
+SENTINEL = {"all": [{"m": {"t": "sentinel"}}]}
+"""Run once per ruleset at registration, so that durable never deletes a session in which nothing ran."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +46,7 @@ class DeriveAction:
     """Conclude derived facts; ``bindings`` maps pattern names to the facts they matched."""
 
     derivation: Derivation
-    bindings: dict[str, str]
+    bindings: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,7 @@ class ActivateAction:
     """Mark a topic as applying to the item."""
 
     topic: Topic
-    bindings: dict[str, str]
+    bindings: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -47,7 +64,7 @@ class CriterionAction:
     topic: Topic
     criterion: Criterion
     state: CriterionState
-    bindings: dict[str, str]
+    bindings: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -68,88 +85,134 @@ class DecideAction:
 Action = Union[DeriveAction, ActivateAction, CriterionAction, CombineAction, DecideAction]
 
 
-@dataclass
+def origin_of(action: Action) -> Located:
+    """Where in the rule files the rule running ``action`` was written."""
+    if isinstance(action, DeriveAction):
+        return action.derivation.where
+    if isinstance(action, (CriterionAction, CombineAction)):
+        return action.criterion.where
+    return action.topic.where
+
+
+def describe(action: Action) -> dict[str, Any]:
+    """A stable, JSON-ready description of an action (for snapshots and reports)."""
+    if isinstance(action, DeriveAction):
+        return {"derive": action.derivation.id, "bindings": dict(action.bindings)}
+    if isinstance(action, ActivateAction):
+        return {"activate": action.topic.id, "bindings": dict(action.bindings)}
+    if isinstance(action, CriterionAction):
+        return {"criterion": action.criterion.key, "state": action.state, "bindings": dict(action.bindings)}
+    if isinstance(action, CombineAction):
+        return {"combine": action.criterion.key, "mode": action.criterion.mode}
+    return {"decide": action.topic.id}
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """One durable rule (``{"all": [patterns]}``) and the action it runs."""
+
+    definition: Mapping[str, Any]
+    action: Action
+
+    @cached_property
+    def text(self) -> str:
+        """The rule's JSON, written once (rulesets are assembled from these texts)."""
+        return json.dumps(self.definition, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Dates over which the same guideline editions are in force (``end`` None: open)."""
+
+    start: dt.date
+    end: dt.date | None
+
+    def __str__(self) -> str:
+        return f"{self.start} to {self.end or 'open'}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Requested items this route takes: a service, a body region (``*``: any region no topic names), a period."""
+
+    service: str
+    region: str
+    period: Period
+
+
+@dataclass(frozen=True)
 class CompiledRuleset:
-    """One durable ruleset (JSON definition) with the action each of its rules runs."""
+    """One durable ruleset: its JSON text, the action of each rule, its topics and the routes that use it."""
 
     name: str
-    definition: dict[str, Any]
-    actions: dict[str, Action]
-    topics: list[Topic]
-    base_facts: list[str]
+    actions: Mapping[str, Action]
+    rules: tuple[tuple[str, CompiledRule], ...]
+    topics: tuple[Topic, ...]
+    derivations: tuple[Derivation, ...]
+    base_facts: tuple[str, ...]
+    routes: tuple[Route, ...]
 
-
-@dataclass
-class CompiledRuleBase:
-    """The rule base compiled for the engine: a ruleset per service and region (compiled when first needed)."""
-
-    rule_base: RuleBase
-    services: frozenset[str]
-    criterion_ids: dict[str, str] = field(default_factory=dict)
-    topic_ids: dict[str, str] = field(default_factory=dict)
-    fact_ids: dict[str, str] = field(default_factory=dict)
-    _compiled: dict[str, CompiledRuleset] = field(default_factory=dict)
-
-    def ruleset(self, service: str, region: str | None = None) -> CompiledRuleset | None:
-        """The ruleset deciding ``service`` in ``region`` (None: no rule addresses it), compiled on first use.
-
-        Routing by region as well as service keeps each network small: a case only pays for the joins of
-        the topics that can apply to it.
-        """
-        if service not in self.services:
-            return None
-        key = f"{service}.{region}" if region else service
-        if key not in self._compiled:
-            self._compiled[key] = _compile_service(self.rule_base, service, region)
-        return self._compiled[key]
+    @cached_property
+    def definition_json(self) -> str:
+        """The ruleset as durable_rules takes it: a sentinel rule, then every rule by name (written once)."""
+        texts = [f'"sentinel": {json.dumps(SENTINEL)}', *(f'"{name}": {rule.text}' for name, rule in self.rules)]
+        return "{" + ", ".join(texts) + "}"
 
     @property
-    def rulesets(self) -> dict[str, CompiledRuleset]:
-        """Every service's ruleset over all regions (compiles all of them)."""
-        return {service: ruleset for service in sorted(self.services)
-                if (ruleset := self.ruleset(service)) is not None}
+    def definition(self) -> dict[str, Any]:
+        """A fresh copy of the definition (the compiled ruleset itself cannot be changed)."""
+        data: dict[str, Any] = json.loads(self.definition_json)
+        return data
 
 
+@dataclass(frozen=True)
+class CompiledRuleBase:
+    """The whole rule base compiled: every ruleset, the routes to them and the short ids of facts in a session."""
+
+    rule_base: RuleBase
+    rulesets: Mapping[str, CompiledRuleset]
+    periods: tuple[Period, ...]
+    fact_ids: Mapping[str, str]
+    topic_ids: Mapping[str, str]
+    criterion_ids: Mapping[str, str]
+    fragments: Mapping[str, tuple[CompiledRule, ...]]
+    _routes: Mapping[tuple[str, str, int], str] = field(repr=False)
+    _named_regions: Mapping[str, frozenset[str]] = field(repr=False)
+
+    def period_of(self, on: dt.date) -> int | None:
+        """Index of the period holding ``on`` (None: before every guideline's period)."""
+        starts = [period.start for period in self.periods]
+        index = bisect.bisect_right(starts, on) - 1
+        if index < 0:
+            return None
+        end = self.periods[index].end
+        return index if end is None or on <= end else None
+
+    def route_region(self, service: str, region: str) -> str:
+        """The region key a service's routes use for ``region``: itself if a topic names it, else ``*``."""
+        return region if region in self._named_regions.get(service, frozenset()) else ANY_REGION
+
+    def ruleset_for(self, service: str, region: str, on: dt.date) -> CompiledRuleset | None:
+        """The ruleset deciding ``service`` in ``region`` requested on ``on`` (None: no topic can decide it)."""
+        period = self.period_of(on)
+        if period is None:
+            return None
+        name = self._routes.get((service, self.route_region(service, region), period))
+        return self.rulesets[name] if name is not None else None
+
+    def candidates(self, service: str, region: str) -> list[Topic]:
+        """Every topic for ``service`` in ``region``, whatever its period."""
+        return [t for t in self.rule_base.topics if service in t.services
+                and (t.body_regions is None or region in t.body_regions)]
+
+
+# ---- patterns ------------------------------------------------------------------------------------------
 def fact_pattern(name: str, documented: bool | None = True) -> list[Pattern]:
     """The tests that select a fact by name and documentation status."""
     tests: list[Pattern] = [{"t": "f"}, {"n": name}]
     if documented is not None:
         tests.append({"s": "d" if documented else "nd"})
     return tests
-
-
-def value_tests(op: str, operand: Any, join: str | None) -> list[Pattern]:
-    """The tests on ``v`` for an operator; ``join`` names the pattern of a fact operand."""
-    target: Any = {join: "v"} if join else operand
-    simple = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "!=": "$neq"}
-    if op in ("present", "absent"):
-        return [{"v": op}]
-    if op == "==":
-        return [{"v": target}]
-    if op in simple:
-        return [{simple[op]: {"v": target}}]
-    if op == "in":
-        return [{"$or": [{"v": value} for value in operand]}]
-    if op == "not in":
-        return [{"$neq": {"v": value}} for value in operand]
-    if op == "contains":
-        return [{"$iany": {"v": {"$i": operand}}}]
-    if op == "lacks":
-        return [{"$iall": {"v": {"$neq": {"$i": operand}}}}]
-    return []
-
-
-class _RuleWriter:
-    """Accumulates the rules of one ruleset with short names."""
-
-    def __init__(self) -> None:
-        self.definition: dict[str, Any] = {}
-        self.actions: dict[str, Action] = {}
-
-    def add(self, patterns: _Patterns, action: Action) -> None:
-        name = f"r{len(self.definition)}"
-        self.definition[name] = {"all": [{pname: {"$and": tests}} for pname, tests in patterns.items()]}
-        self.actions[name] = action
 
 
 class _Patterns:
@@ -185,7 +248,7 @@ class _Patterns:
         return pname
 
     def condition(self, condition: Condition, op: str) -> None:
-        """Add the tests under which ``condition`` holds with operator ``op``."""
+        """Add the tests under which ``condition`` holds with operator ``op`` (its own or its negation)."""
         if op == "not_documented":
             self.fact(condition.fact, documented=False)
             return
@@ -194,15 +257,16 @@ class _Patterns:
             return
         join = self.fact(condition.operand.name) if isinstance(condition.operand, FactRef) else None
         pname = self.fact(condition.fact)
-        self._patterns[pname].extend(value_tests(op, condition.operand, join))
+        operator = OPERATORS[op]
+        self._patterns[pname].extend(operator.tests(condition.operand, join))
 
-    def test(self, fact: str, tests: list[Pattern]) -> None:
-        """Add value tests on a documented ``fact``."""
-        self._patterns[self.fact(fact)].extend(tests)
-
-    def bindings(self) -> dict[str, str]:
+    def bindings(self) -> Mapping[str, str]:
         """Pattern name -> fact name, for the action to read the matched facts."""
-        return {pname: fact for fact, pname in self._by_fact.items()}
+        return MappingProxyType({pname: fact for fact, pname in self._by_fact.items()})
+
+    def rule(self, action: Action) -> CompiledRule:
+        """The rule made of these patterns."""
+        return CompiledRule({"all": [{pname: {"$and": tests}} for pname, tests in self.items()]}, action)
 
 
 def _topic_patterns(topic: Topic) -> _Patterns:
@@ -211,32 +275,28 @@ def _topic_patterns(topic: Topic) -> _Patterns:
     return patterns
 
 
-def _compile_derivation(writer: _RuleWriter, derivation: Derivation, topic: Topic | None) -> None:
+# ---- fragments: the rules of one derivation or one topic ------------------------------------------------
+def _derivation_rule(derivation: Derivation, topic: Topic | None) -> CompiledRule:
     patterns = _topic_patterns(topic) if topic else _Patterns()
     for condition in derivation.when:
         patterns.condition(condition, condition.op)
     for _, expression in derivation.conclusions:
         for fact in expression.facts_read:
             patterns.fact(fact)
-    writer.add(patterns, DeriveAction(derivation, patterns.bindings()))
+    return patterns.rule(DeriveAction(derivation, patterns.bindings()))
 
 
-def _compile_activation(writer: _RuleWriter, topic: Topic) -> None:
-    guideline = topic.guideline
+def _activation_rule(topic: Topic) -> CompiledRule:
+    """The topic applies: its own conditions hold (service, region and date were settled by routing)."""
     patterns = _Patterns()
-    patterns.test("item.service", value_tests("in", topic.services, None))
-    date_tests: list[Pattern] = [{"$gte": {"v": int(guideline.effective_from.strftime("%Y%m%d"))}}]
-    if guideline.effective_to is not None:
-        date_tests.append({"$lte": {"v": int(guideline.effective_to.strftime("%Y%m%d"))}})
-    patterns.test("request.date", date_tests)
-    if topic.body_regions:
-        patterns.test("item.body_region", value_tests("in", topic.body_regions, None))
+    for fact in ROUTED_FACTS if topic.body_regions else ROUTED_FACTS[:2]:
+        patterns.fact(fact)
     for condition in topic.when:
         patterns.condition(condition, condition.op)
-    writer.add(patterns, ActivateAction(topic, patterns.bindings()))
+    return patterns.rule(ActivateAction(topic, patterns.bindings()))
 
 
-def _compile_leaf(writer: _RuleWriter, topic: Topic, criterion: Criterion) -> None:
+def _leaf_rules(topic: Topic, criterion: Criterion) -> list[CompiledRule]:
     condition = criterion.test
     assert condition is not None
     op = condition.op
@@ -245,38 +305,45 @@ def _compile_leaf(writer: _RuleWriter, topic: Topic, criterion: Criterion) -> No
         outcomes.append(("not_met", "documented"))
     elif op != "documented":
         outcomes.append(("not_met", condition.negated_op()))
+    rules = []
     for state, test_op in outcomes:
         patterns = _topic_patterns(topic)
         patterns.condition(condition, test_op)
-        writer.add(patterns, CriterionAction(topic, criterion, state, patterns.bindings()))
+        rules.append(patterns.rule(CriterionAction(topic, criterion, state, patterns.bindings())))
     if op != "not_documented":
         for fact in dict.fromkeys(condition.facts_read):
             patterns = _topic_patterns(topic)
             patterns.fact(fact, documented=False)
-            writer.add(patterns, CriterionAction(topic, criterion, "not_documented", patterns.bindings()))
+            rules.append(patterns.rule(CriterionAction(topic, criterion, "not_documented", patterns.bindings())))
+    return rules
 
 
-def _compile_group(writer: _RuleWriter, topic: Topic, parent: Criterion | None,
-                   children: list[Criterion]) -> None:
+def _group_rule(topic: Topic, parent: Criterion | None, children: list[Criterion]) -> CompiledRule:
     patterns = _topic_patterns(topic)
     for index, child in enumerate(children):
         patterns.other(f"k{index}", [{"t": "c"}, {"n": child.key}])
-    writer.add(patterns, CombineAction(topic, parent) if parent else DecideAction(topic))
+    return patterns.rule(CombineAction(topic, parent) if parent else DecideAction(topic))
 
 
-def _compile_topic(writer: _RuleWriter, topic: Topic) -> None:
-    _compile_activation(writer, topic)
-    for derivation in topic.derive:
-        _compile_derivation(writer, derivation, topic)
+def _topic_rules(topic: Topic) -> tuple[CompiledRule, ...]:
+    rules = [_activation_rule(topic)]
+    rules += [_derivation_rule(derivation, topic) for derivation in topic.derive]
     for criterion in topic.all_criteria():
         if criterion.mode == "test":
-            _compile_leaf(writer, topic, criterion)
+            rules += _leaf_rules(topic, criterion)
         else:
-            _compile_group(writer, topic, criterion, criterion.children)
-    _compile_group(writer, topic, None, topic.criteria)
+            rules.append(_group_rule(topic, criterion, criterion.children))
+    rules.append(_group_rule(topic, None, topic.criteria))
+    return tuple(rules)
 
 
-def facts_needed(topics: list[Topic]) -> set[str]:
+# ---- what a ruleset needs -------------------------------------------------------------------------------
+ROUTED_FACTS = ("item.service", "request.date", "item.body_region")
+"""Facts routing settles; every activation rule reads them (the region only when the topic names regions)."""
+ACTIVATION_FACTS = frozenset(ROUTED_FACTS)
+
+
+def facts_needed(topics: Iterable[Topic]) -> set[str]:
     """Facts the topics read directly: applicability, topic derivations, criteria."""
     needed: set[str] = set()
     for topic in topics:
@@ -295,28 +362,7 @@ def _derivation_inputs(derivation: Derivation) -> set[str]:
     return inputs | {f for _, expression in derivation.conclusions for f in expression.facts_read}
 
 
-def derivations_needed(derivations: list[Derivation], needed: set[str]) -> list[Derivation]:
-    """The shared derivations that conclude a needed fact, directly or through other derivations."""
-    wanted = set(needed)
-    chosen: list[Derivation] = []
-    changed = True
-    while changed:
-        changed = False
-        for derivation in derivations:
-            if derivation in chosen:
-                continue
-            if any(name in wanted for name, _ in derivation.conclusions):
-                chosen.append(derivation)
-                wanted |= _derivation_inputs(derivation)
-                changed = True
-    return [d for d in derivations if d in chosen]
-
-
-ACTIVATION_FACTS = frozenset({"item.service", "item.body_region", "request.date"})
-TEMPLATE_FIELD = re.compile(r"\{([a-z][a-z0-9_.]*)\}")
-
-
-def _template_facts(topics: list[Topic]) -> set[str]:
+def _template_facts(topics: Iterable[Topic]) -> set[str]:
     """Facts the rationale and criterion templates of ``topics`` print, so they are projected too."""
     texts: list[str] = []
     for topic in topics:
@@ -325,39 +371,145 @@ def _template_facts(topics: list[Topic]) -> set[str]:
         for criterion in topic.all_criteria():
             if criterion.texts is not None:
                 texts += [criterion.texts.met, criterion.texts.not_met, criterion.texts.not_documented]
-    return {name for text in texts for name in TEMPLATE_FIELD.findall(text)}
+    return {name for text in texts for name in template_fields(text)}
 
 
-def _compile_service(rule_base: RuleBase, service: str, region: str | None = None) -> CompiledRuleset:
-    """One service's ruleset (for one region, or all): its topics, and the shared derivations they need."""
-    writer = _RuleWriter()
-    writer.definition["sentinel"] = {"all": [{"m": {"t": "sentinel"}}]}
-    topics = [t for t in rule_base.topics if service in t.services
-              and (region is None or t.body_regions is None or region in t.body_regions)]
-    shared = derivations_needed(rule_base.derivations, facts_needed(topics) | _template_facts(topics))
-    read = facts_needed(topics) | _template_facts(topics) | ACTIVATION_FACTS
-    for derivation in shared:
-        read |= {f for c in derivation.when for f in c.facts_read}
-        read |= {f for _, e in derivation.conclusions for f in e.facts_read}
-        read |= set(TEMPLATE_FIELD.findall(derivation.assumes or ""))
-    base_facts = [name for name, spec in rule_base.facts.items() if spec.origin == "case" and name in read]
-    for derivation in shared:
-        _compile_derivation(writer, derivation, None)
-    for topic in topics:
-        _compile_topic(writer, topic)
-    name = f"imr_{service}_{region}" if region else f"imr_{service}"
-    return CompiledRuleset(name, writer.definition, writer.actions, topics, base_facts)
+class _Needs:
+    """What each topic and derivation reads, computed once for the whole rule base."""
+
+    def __init__(self, rule_base: RuleBase) -> None:
+        self.rule_base = rule_base
+        self.topic_reads = {t.id: facts_needed([t]) for t in rule_base.topics}
+        self.topic_prints = {t.id: _template_facts([t]) for t in rule_base.topics}
+        self.inputs = [_derivation_inputs(d) for d in rule_base.derivations]
+        self.prints = [set(template_fields(d.assumes or "")) for d in rule_base.derivations]
+        self.concluding: dict[str, list[int]] = {}
+        for index, derivation in enumerate(rule_base.derivations):
+            for name, _ in derivation.conclusions:
+                self.concluding.setdefault(name, []).append(index)
+        self.case_facts = [name for name, spec in rule_base.facts.items() if spec.origin == "case"]
+
+    def shared(self, topics: list[Topic]) -> tuple[list[Derivation], tuple[str, ...]]:
+        """The shared derivations ``topics`` need (in order) and the base facts the ruleset must project."""
+        read = set(ACTIVATION_FACTS)
+        for topic in topics:
+            read |= self.topic_reads[topic.id] | self.topic_prints[topic.id]
+        chosen: set[int] = set()
+        pending = list(read)
+        while pending:
+            for index in self.concluding.get(pending.pop(), ()):
+                if index not in chosen:
+                    chosen.add(index)
+                    new = self.inputs[index] - read
+                    read |= new
+                    pending.extend(new)
+        for index in chosen:
+            read |= self.prints[index]  # printed by an assumption: projected, but not derived for
+        derivations = [self.rule_base.derivations[index] for index in sorted(chosen)]
+        return derivations, tuple(name for name in self.case_facts if name in read)
+
+
+# ---- routes -----------------------------------------------------------------------------------------------
+def periods_of(rule_base: RuleBase) -> tuple[Period, ...]:
+    """The stretches of dates between every start and end of a guideline edition, in order."""
+    bounds: set[dt.date] = set()
+    for guideline in rule_base.guidelines.values():
+        bounds.add(guideline.effective_from)
+        if guideline.effective_to is not None:
+            bounds.add(guideline.effective_to + dt.timedelta(days=1))
+    ordered = sorted(bounds)
+    return tuple(Period(start, ordered[i + 1] - dt.timedelta(days=1) if i + 1 < len(ordered) else None)
+                 for i, start in enumerate(ordered))
+
+
+def _named_regions(rule_base: RuleBase) -> dict[str, frozenset[str]]:
+    named: dict[str, set[str]] = {}
+    for topic in rule_base.topics:
+        for service in topic.services:
+            named.setdefault(service, set()).update(topic.body_regions or ())
+    return {service: frozenset(regions) for service, regions in named.items()}
+
+
+def _topics_for(by_service: dict[str, list[Topic]], route: Route) -> list[Topic]:
+    return [t for t in by_service.get(route.service, []) if (t.body_regions is None or route.region in t.body_regions)
+            and t.guideline.in_force(route.period.start)]
+
+
+def _routes(rule_base: RuleBase, periods: tuple[Period, ...],
+            named: dict[str, frozenset[str]]) -> list[tuple[tuple[str, str, int], Route]]:
+    routes = []
+    for service in sorted(named):
+        for region in [*sorted(named[service]), ANY_REGION]:
+            for index, period in enumerate(periods):
+                routes.append(((service, region, index), Route(service, region, period)))
+    return routes
+
+
+# ---- the compiled rule base -------------------------------------------------------------------------------
+def fragment_key(element: Topic | Derivation) -> str:
+    """The key of the rules compiled from a topic or a shared derivation."""
+    return f"topic {element.id}" if isinstance(element, Topic) else f"derivation {element.id}"
+
+
+def _assemble(name: str, needs: _Needs, topics: list[Topic], fragments: Mapping[str, tuple[CompiledRule, ...]],
+              routes: list[Route]) -> CompiledRuleset:
+    shared, base_facts = needs.shared(topics)
+    parts = [*(fragments[fragment_key(d)] for d in shared), *(fragments[fragment_key(t)] for t in topics)]
+    rules = tuple((f"r{index}", rule) for index, rule in enumerate(rule for part in parts for rule in part))
+    actions = MappingProxyType({rule_name: rule.action for rule_name, rule in rules})
+    return CompiledRuleset(name, actions, rules, tuple(topics), tuple(shared), base_facts, tuple(routes))
+
+
+def _ruleset_name(route: Route) -> str:
+    region = "any" if route.region == ANY_REGION else route.region
+    return f"imr_{route.service}_{region}_{route.period.start:%Y%m%d}"
 
 
 def compile_rule_base(rule_base: RuleBase) -> CompiledRuleBase:
-    """The compiled rule base: id tables now, each service's ruleset when it is first needed."""
-    services = frozenset(service for topic in rule_base.topics for service in topic.services)
-    compiled = CompiledRuleBase(rule_base, services)
-    for index, name in enumerate(rule_base.facts):
-        compiled.fact_ids[name] = f"f{index}"
-    for index, topic in enumerate(rule_base.topics):
-        compiled.topic_ids[topic.id] = f"t{index}"
+    """Every ruleset of the rule base, compiled now; routes with the same topics share one ruleset."""
+    fragments: dict[str, tuple[CompiledRule, ...]] = {
+        fragment_key(d): (_derivation_rule(d, None),) for d in rule_base.derivations}
+    fragments.update({fragment_key(topic): _topic_rules(topic) for topic in rule_base.topics})
+    periods = periods_of(rule_base)
+    named = _named_regions(rule_base)
+    needs = _Needs(rule_base)
+    by_topics: dict[tuple[str, ...], list[tuple[tuple[str, str, int], Route]]] = {}
+    topic_lists: dict[tuple[str, ...], list[Topic]] = {}
+    by_service: dict[str, list[Topic]] = {}
+    for topic in rule_base.topics:
+        for service in topic.services:
+            by_service.setdefault(service, []).append(topic)
+    for key, route in _routes(rule_base, periods, named):
+        topics = _topics_for(by_service, route)
+        if topics:
+            ids = tuple(t.id for t in topics)
+            by_topics.setdefault(ids, []).append((key, route))
+            topic_lists[ids] = topics
+    rulesets: dict[str, CompiledRuleset] = {}
+    routes: dict[tuple[str, str, int], str] = {}
+    for ids, keyed in by_topics.items():
+        name = _ruleset_name(keyed[0][1])
+        rulesets[name] = _assemble(name, needs, topic_lists[ids], fragments, [route for _, route in keyed])
+        routes.update({key: name for key, _ in keyed})
     keys = [c.key for topic in rule_base.topics for c in topic.all_criteria()]
-    for index, key in enumerate(keys):
-        compiled.criterion_ids[key] = f"c{index}"
-    return compiled
+    return CompiledRuleBase(
+        rule_base=rule_base, rulesets=MappingProxyType(rulesets), periods=periods,
+        fact_ids=MappingProxyType({name: f"f{i}" for i, name in enumerate(rule_base.facts)}),
+        topic_ids=MappingProxyType({topic.id: f"t{i}" for i, topic in enumerate(rule_base.topics)}),
+        criterion_ids=MappingProxyType({key: f"c{i}" for i, key in enumerate(keys)}),
+        fragments=MappingProxyType(fragments), _routes=MappingProxyType(routes),
+        _named_regions=MappingProxyType(named))
+
+
+def snapshot(compiled: CompiledRuleBase) -> dict[str, Any]:
+    """The compiled rule base as stable JSON data: every fragment's rules and actions, every ruleset's make-up.
+
+    Snapshot tests compare this with ``tests/snapshots/compiled/`` to catch unintended compiler changes.
+    """
+    fragments = {origin: [{"rule": rule.definition, "action": describe(rule.action)} for rule in rules]
+                 for origin, rules in compiled.fragments.items()}
+    rulesets = {name: {"topics": [t.id for t in ruleset.topics], "derivations": [d.id for d in ruleset.derivations],
+                       "base_facts": list(ruleset.base_facts), "rules": len(ruleset.actions),
+                       "routes": [f"{r.service}/{r.region}/{r.period}" for r in ruleset.routes]}
+                for name, ruleset in sorted(compiled.rulesets.items())}
+    return {"periods": [str(period) for period in compiled.periods], "fragments": fragments, "rulesets": rulesets}

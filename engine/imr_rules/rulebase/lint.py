@@ -8,64 +8,16 @@ Warnings: a derived fact declared but never concluded or never read.
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
-from collections.abc import Iterable
-
 from imr_rules.common.diagnostics import Diagnostic
-from imr_rules.rulebase.conditions import Condition, FactRef
+from imr_rules.rulebase.conditions import contradiction
 from imr_rules.rulebase.model import Derivation, Located, RuleBase, Topic
+from imr_rules.rulebase.templates import template_fields
+
+__all__ = ["check_conflicts", "check_never_fire", "contradiction", "lint"]
 
 
 def _diagnostic(where: Located, field: str, message: str, hint: str, severity: str = "error") -> Diagnostic:
     return Diagnostic(where.file, where.line, field, message, hint, "error" if severity == "error" else "warning")
-
-
-def contradiction(conditions: Iterable[Condition]) -> str | None:
-    """Why ``conditions`` can never all hold on one item, or None if they can."""
-    by_fact: dict[str, list[Condition]] = defaultdict(list)
-    for condition in conditions:
-        if not isinstance(condition.operand, FactRef):
-            by_fact[condition.fact].append(condition)
-    for fact, tests in by_fact.items():
-        reason = _contradiction_on(fact, tests)
-        if reason:
-            return reason
-    return None
-
-
-def _contradiction_on(fact: str, tests: list[Condition]) -> str | None:
-    ops = {t.op for t in tests}
-    if "not_documented" in ops and len(ops) > 1:
-        return f"'{fact}' cannot be both not documented and tested for a value"
-    if {"present", "absent"} <= ops:
-        return f"'{fact}' cannot be both present and absent"
-    low, high = -math.inf, math.inf
-    allowed: set[str] | None = None
-    for test in tests:
-        operand = test.operand
-        if test.op in ("<", "<=", ">", ">=") and isinstance(operand, (int, float)):
-            value = float(operand)
-            if test.op in (">", ">="):
-                low = max(low, value + (1e-9 if test.op == ">" else 0))
-            else:
-                high = min(high, value - (1e-9 if test.op == "<" else 0))
-        elif test.op == "==" and isinstance(operand, (int, float)):
-            low, high = max(low, float(operand)), min(high, float(operand))
-        elif test.op in ("==", "in"):
-            values = set(operand) if isinstance(operand, tuple) else {str(operand)}
-            allowed = values if allowed is None else allowed & values
-    if low > high:
-        return f"no value of '{fact}' satisfies {' and '.join(t.text for t in tests)}"
-    if allowed is not None:
-        excluded = {str(t.operand) for t in tests if t.op == "!="}
-        excluded |= {v for t in tests if t.op == "not in" and isinstance(t.operand, tuple) for v in t.operand}
-        if not allowed - excluded:
-            return f"no value of '{fact}' satisfies {' and '.join(t.text for t in tests)}"
-    words = {str(t.operand) for t in tests if t.op == "contains"}
-    if words & {str(t.operand) for t in tests if t.op == "lacks"}:
-        return f"'{fact}' cannot both contain and lack the same value"
-    return None
 
 
 def _concluded(rule_base: RuleBase) -> set[str]:
@@ -137,13 +89,12 @@ def check_never_fire(rule_base: RuleBase) -> list[Diagnostic]:
 
 
 def _templated(rule_base: RuleBase, name: str) -> bool:
-    needle = "{" + name + "}"
     for topic in rule_base.topics:
         texts = [topic.rationale.overturned, topic.rationale.upheld, topic.rationale.not_documented]
         for criterion in topic.all_criteria():
             if criterion.texts is not None:
                 texts += [criterion.texts.met, criterion.texts.not_met, criterion.texts.not_documented]
-        if any(needle in text for text in texts):
+        if any(name in template_fields(text) for text in texts):
             return True
     return False
 

@@ -39,6 +39,7 @@ from imr_rules.rulebase.model import (
     Topic,
     TopicFile,
 )
+from imr_rules.rulebase.templates import SPECIAL_FIELDS, template_fields
 
 BASE_VALUES: dict[str, tuple[str, ...]] = {
     "item.service": tuple(s.value for s in Service),
@@ -48,8 +49,6 @@ BASE_VALUES: dict[str, tuple[str, ...]] = {
     "work.status": tuple(w.value for w in WorkStatus),
     "patient.sex": ("male", "female"),
 }
-TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
-TEMPLATE_SPECIALS = ("citation", "guideline", "item.description", "findings")
 
 
 @dataclass
@@ -187,40 +186,8 @@ def _check_condition(ctx: _Context, condition: Condition) -> tuple[str, str] | N
     for name in condition.facts_read:
         if name not in ctx.facts:
             return f"unknown fact '{name}' in '{condition.text}'", ctx.nearest_fact(name)
-    spec = ctx.facts[condition.fact]
-    op, operand = condition.op, condition.operand
-    if op in ("present", "absent") and spec.kind != "finding":
-        return f"'{condition.fact}' is a {spec.kind}, not a finding", "use a comparison instead of 'is present'"
-    if op in ("<", "<=", ">", ">="):
-        if spec.kind not in ("number", "date"):
-            return f"'{condition.fact}' is a {spec.kind}; '{op}' needs a number", "compare with == or in [..]"
-        if isinstance(operand, FactRef):
-            if ctx.facts[operand.name].kind not in ("number", "date"):
-                return f"'{operand.name}' is not a number", "compare numbers with numbers"
-        elif not isinstance(operand, (int, float)):
-            return f"'{operand}' is not a number", "write a number on the right of the comparison"
-    if op in ("contains", "lacks") and spec.kind != "list":
-        return f"'{condition.fact}' is a {spec.kind}, not a list", "use == or in [..]"
-    return _check_values(condition, spec)
-
-
-def _check_values(condition: Condition, spec: FactSpec) -> tuple[str, str] | None:
-    operand = condition.operand
-    if isinstance(operand, FactRef) or operand is None:
-        return None
-    if spec.kind == "finding" and condition.op in ("==", "!="):
-        allowed: tuple[str, ...] | None = ("present", "absent")
-    else:
-        allowed = spec.values
-    if spec.kind in ("number", "date") or allowed is None:
-        return None
-    given = operand if isinstance(operand, tuple) else (str(operand),)
-    for value in given:
-        if value not in allowed:
-            match = difflib.get_close_matches(value, allowed, n=1, cutoff=0.5)
-            hint = f"did you mean '{match[0]}'?" if match else "one of: " + ", ".join(allowed)
-            return f"'{value}' is not a value of '{condition.fact}'", hint
-    return None
+    other = ctx.facts[condition.operand.name] if isinstance(condition.operand, FactRef) else None
+    return condition.operator.check(condition, ctx.facts[condition.fact], other)
 
 
 def _derivations(ctx: _Context, specs: Iterable[DerivationSpec], document: SourceDocument,
@@ -360,7 +327,6 @@ def _check_provenance(ctx: _Context, spec: CriterionSpec, document: SourceDocume
 
 
 def _check_template(ctx: _Context, template: str, document: SourceDocument, path: PathKey) -> None:
-    for match in TEMPLATE_FIELD.finditer(template):
-        name = match.group(1).strip()
-        if name not in ctx.facts and name not in TEMPLATE_SPECIALS:
+    for name in template_fields(template):
+        if name not in ctx.facts and name not in SPECIAL_FIELDS:
             ctx.error(document, path, f"template names unknown fact '{{{name}}}'", ctx.nearest_fact(name))

@@ -109,7 +109,8 @@ def test_batch_of_a_thousand_cases_with_malformed_lines() -> None:
     completed = subprocess.run([sys.executable, "-m", "imr_rules", "evaluate", "-"], input="\n".join(lines) + "\n",
                                capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert completed.returncode == 3, completed.stderr
-    records = [json.loads(line) for line in completed.stdout.splitlines()]
+    *records, end = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert end == {"end_of_batch": True, "answered": 1000, "ok": 996, "failed": 4}
     assert [r["line"] for r in records] == list(range(1, 1001))
     failed = {r["line"]: r for r in records if not r["ok"]}
     assert set(failed) == set(bad)

@@ -404,7 +404,7 @@ def extract(
     from imr_rules.intake.output import CaseFolder, SameCaseTwiceError, case_text
 
     folder = CaseFolder(out_dir, output.value, force) if out_dir is not None else None
-    failed = unwritten = 0
+    failed = same_case = unwritten = 0
     for letter in letters:
         try:
             result = extract_letter(letter)
@@ -422,7 +422,7 @@ def extract(
         try:
             target = folder.write(result.path, result.case)
         except SameCaseTwiceError as exc:
-            failed += 1
+            same_case += 1
             typer.echo(printable(f"{exc}"), err=True)
             continue
         except OutputError as exc:
@@ -430,9 +430,12 @@ def extract(
             typer.echo(printable(f"{result.path}: not written: {exc}"), err=True)
             continue
         typer.echo(printable(f"{result.path}: {len(result.case.requested_items)} item(s) -> {target}"), err=True)
-    if failed or unwritten:
-        typer.echo(f"{failed} of {len(letters)} letter(s) not extracted, {unwritten} not written", err=True)
-        raise typer.Exit(EXIT_BAD_CASE if failed else EXIT_OUTPUT)
+    counts = [(failed, "not extracted"), (same_case, "not written: same case as an earlier letter"),
+              (unwritten, "not written: the file exists or cannot be written")]
+    summary = [f"{count} of {len(letters)} letter(s) {what}" for count, what in counts if count]
+    if summary:
+        typer.echo("; ".join(summary), err=True)
+        raise typer.Exit(EXIT_BAD_CASE if failed or same_case else EXIT_OUTPUT)
 
 
 rules_app = typer.Typer(no_args_is_help=True, help="Inspect the rule base.")

@@ -48,12 +48,13 @@ def decision_record(case: Case, result: CaseResult) -> dict[str, Any]:
             "case": normalized_case(case)}
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#!{}])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#!{}])")
 
 
 def markdown_text(value: Any) -> str:
-    """A value as inert Markdown text: on one line, no control characters, no markup, no raw HTML."""
-    text = printable(str(value)).replace("&", "&amp;")
+    """A value as inert Markdown text: on one line, no control characters, no markup, no raw HTML
+    (``<``, ``>`` and ``&`` as entities, the other Markdown characters backslash-escaped)."""
+    text = printable(str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 

@@ -156,7 +156,7 @@ def _check_case_file(path: Path) -> None:
 
 
 # ---- case files -----------------------------------------------------------------------------------------------------
-@examples(ci=60, long=3000)
+@examples(ci=120, long=3000)
 @given(text=mutated_text(CASE_TEXTS), raw_bytes=st.lists(st.binary(min_size=1, max_size=3), max_size=2))
 def test_mutated_yaml_case_files(tmp_path: Path, text: str, raw_bytes: list[bytes]) -> None:
     data = text.encode("utf-8", "surrogatepass")
@@ -167,7 +167,7 @@ def test_mutated_yaml_case_files(tmp_path: Path, text: str, raw_bytes: list[byte
     _check_case_file(path)
 
 
-@examples(ci=60, long=3000)
+@examples(ci=120, long=3000)
 @given(data=mutated_case_data(), as_json=st.booleans())
 def test_mutated_case_data_as_yaml_or_json(tmp_path: Path, data: Any, as_json: bool) -> None:
     path = tmp_path / ("case.json" if as_json else "case.yaml")
@@ -180,7 +180,7 @@ def test_mutated_case_data_as_yaml_or_json(tmp_path: Path, data: Any, as_json: b
 
 
 # ---- evaluations are reproducible --------------------------------------------------------------------------------
-@examples(ci=25, long=1000)
+@examples(ci=50, long=1000)
 @given(seed=st.integers(0, 10**9))
 def test_evaluation_is_reproducible(seed: int) -> None:
     case = Case.model_validate(synthetic(seed))
@@ -226,7 +226,7 @@ LINES = st.one_of(
 )
 
 
-@examples(ci=25, long=1500)
+@examples(ci=50, long=1500)
 @given(lines=st.lists(LINES, max_size=8))
 def test_batch_streams_answer_every_line_and_end_with_the_trailer(lines: list[bytes]) -> None:
     source = io.BytesIO(b"\n".join(lines) + b"\n")
@@ -257,7 +257,7 @@ def rules_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 RULE_TEXTS = {name: (RULES / name).read_text(encoding="utf-8") for name in RULE_TARGETS}
 
 
-@examples(ci=30, long=1500)
+@examples(ci=50, long=1500)
 @given(name=st.sampled_from(RULE_TARGETS), data=st.data())
 def test_mutated_rule_files_are_refused_with_located_errors(rules_folder: Path, name: str, data: st.DataObject) -> None:
     text = data.draw(mutated_text([RULE_TEXTS[name]]))
@@ -278,7 +278,7 @@ LETTER_TEXTS = [HEADER + "A 47 year old male injured his low back; 12 sessions o
 LETTER_TEXTS += [p.read_text(encoding="utf-8") for p in sorted((SHARED / "letters" / "dev").glob("*.txt"))[:3]]
 
 
-@examples(ci=12, long=600)
+@examples(ci=16, long=600)
 @given(text=mutated_text(LETTER_TEXTS))
 def test_mutated_letters_extract_or_say_why(tmp_path: Path, text: str) -> None:
     path = tmp_path / "letter.txt"

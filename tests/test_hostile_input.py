@@ -246,10 +246,11 @@ def test_4_devices_and_named_pipes_are_refused_without_reading(tmp_path: Path) -
 def test_4_explain_evaluates_the_case_once_and_searches_a_bounded_number_of_items(tmp_path: Path,
                                                                                    monkeypatch: Any) -> None:
     from imr_rules.engine.evaluator import Evaluator
-    from imr_rules.review.whatif import MAX_SEARCHED_ITEMS
+    from imr_rules.review import whatif
 
+    monkeypatch.setattr(whatif, "MAX_SEARCHED_ITEMS", 4)  # 100 in use; a small cap keeps the test quick
     data = yaml.safe_load(GOOD)
-    data["requested_items"] = [{**data["requested_items"][0], "id": str(n)} for n in range(1, 131)]
+    data["requested_items"] = [{**data["requested_items"][0], "id": str(n)} for n in range(1, 11)]
     case = tmp_path / "many.yaml"
     case.write_text(yaml.safe_dump(data))
     calls = {"case": 0}
@@ -264,7 +265,8 @@ def test_4_explain_evaluates_the_case_once_and_searches_a_bounded_number_of_item
     assert done.exit_code == 0, done.output
     assert calls["case"] == 1  # not once per item: the search re-evaluates only its own item
     not_searched = [line for line in done.output.splitlines() if "not searched" in line]
-    assert len(not_searched) == 130 - MAX_SEARCHED_ITEMS and "explain --item 130" in not_searched[-1]
+    assert len(not_searched) == 10 - 4 and "explain --item 10 for this one" in not_searched[-1]
+    assert "the first 4 items" in not_searched[0]
 
 
 # ---- 5. batch: lines are independent, invalid bytes answered per line, a trailer marks the end ----------------
@@ -486,6 +488,12 @@ def test_9_visits_true_and_an_item_accompanying_itself_are_refused(write_case: C
     itself = write_case(variant("visits: 6", "visits: 6\n    ancillary_to: \"1\""), "self.yaml")
     done = run_cli("evaluate", itself, cwd=itself.parent)
     assert done.returncode == 3 and "requested_items[0].ancillary_to: item '1' names itself" in done.stderr
+    cycle = write_case(variant("clinical:", "  - {id: \"2\", description: assistant, service: surgical_assistant, "
+                                            "body_region: lumbar, ancillary_to: \"3\"}\n  - {id: \"3\", description: "
+                                            "fusion, service: surgery, body_region: lumbar, ancillary_to: \"2\"}\n"
+                                            "clinical:"), "cycle.yaml")
+    done = run_cli("evaluate", cycle, cwd=cycle.parent)
+    assert done.returncode == 3 and done.stderr.count("accompanies it in turn") == 2, done.stderr
 
 
 def test_9_a_dangling_output_folder_for_extract_is_an_output_error(tmp_path: Path) -> None:

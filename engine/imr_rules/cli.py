@@ -110,6 +110,9 @@ def evaluate(
     if str(case_file) == "-":
         from imr_rules.review.batch import evaluate_stream
 
+        if sys.stdin is None:
+            typer.echo("<stdin>: error: standard input is closed: no cases to evaluate", err=True)
+            raise typer.Exit(EXIT_BAD_CASE)
         failed = evaluate_stream(sys.stdin.buffer, sys.stdout, rule_base_evaluator)
         raise typer.Exit(EXIT_BAD_CASE if failed else EXIT_OK)
     try:

@@ -118,11 +118,27 @@ def check_case_logic(case: Case, document: SourceDocument, today: dt.date) -> li
         if item.ancillary_to is not None and item.ancillary_to == item.id:
             report(("requested_items", index, "ancillary_to"), f"item '{item.id}' names itself as the procedure "
                    "it accompanies", "ancillary_to is the id of another requested item (the surgery)")
+        elif _in_ancillary_cycle(case, item.id):
+            report(("requested_items", index, "ancillary_to"), f"item '{item.id}' accompanies an item that "
+                   "(through ancillary_to) accompanies it in turn", "only the accompanying items name the procedure")
     for path, item_id in references:
         if item_id not in seen:
             report(path, f"refers to item '{item_id}', which is not requested",
                    f"requested item ids: {', '.join(seen)}")
     return found
+
+
+def _in_ancillary_cycle(case: Case, start: str) -> bool:
+    """Whether following ``ancillary_to`` from item ``start`` comes back to it."""
+    links = {item.id: item.ancillary_to for item in case.requested_items}
+    current = links.get(start)
+    for _ in range(len(links)):
+        if current is None:
+            return False
+        if current == start:
+            return True
+        current = links.get(current)
+    return False
 
 
 def _dated_fields(case: Case) -> list[tuple[tuple[str | int, ...], dt.date]]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
 import urllib.parse
+import warnings
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -138,17 +140,33 @@ def _fixed_font_timestamp() -> Iterator[None]:
             os.environ["SOURCE_DATE_EPOCH"] = previous
 
 
+@contextlib.contextmanager
+def _renderer_quiet() -> Iterator[None]:
+    """Keep the renderer's warnings (Python warnings, fontTools log records) off stderr while it runs."""
+    logger = logging.getLogger("fontTools")
+    propagate, logger.propagate = logger.propagate, False
+    silent = logging.NullHandler()
+    logger.addHandler(silent)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.removeHandler(silent)
+        logger.propagate = propagate
+
+
 def render_pdf(case: Case, result: CaseResult) -> bytes:
     """The determination as PDF, rendered from the HTML by WeasyPrint: same input, same bytes.
 
     The fonts are the ones shipped beside the templates (no system font decides the output), no metadata
     or timestamp is written, and subset fonts carry a fixed date whichever subsetter WeasyPrint uses.
     """
-    import weasyprint  # heavy; loaded only for PDF output
-
     html = render_document(case, result, "html")
     base_url = _templates_folder().as_uri() + "/"
-    with _RENDER_LOCK, _fixed_font_timestamp():
+    with _RENDER_LOCK, _fixed_font_timestamp(), _renderer_quiet():
+        import weasyprint  # heavy; loaded only for PDF output (it warns on import about optional libraries)
+
         document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_fetcher())
         pdf: bytes = document.write_pdf(metadata=False) if _supports_metadata_flag() else document.write_pdf()
     return pdf

@@ -15,6 +15,7 @@ import json
 import random
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -197,8 +198,7 @@ def test_evaluation_is_reproducible(seed: int) -> None:
 def test_regress_outcomes_are_the_same_for_one_and_two_processes(tmp_path: Path, seeds: list[int]) -> None:
     from imr_rules.regression.runner import run_files
 
-    folder = tmp_path / f"run-{seeds[0]}"
-    folder.mkdir()
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # one folder per example
     files = []
     for index, seed in enumerate(seeds):
         path = folder / f"c{index:02d}.yaml"

@@ -109,6 +109,21 @@ def test_1_text_report_and_terminal_get_no_forged_line_and_no_control_characters
     assert b"vis\\x1b[2J\\x07" in done.stderr
 
 
+def test_1_json_and_regress_output_carry_no_raw_terminal_controls(tmp_path: Path) -> None:
+    case = _case_with_description(tmp_path, "PT \x9b2J \u2028 \u202e")
+    data = yaml.safe_load(case.read_text(encoding="utf-8"))
+    data["case_id"] = "X\x1b[2J"
+    data["recorded"] = {"items": [{"item": "1", "decision": "Overturned", "guideline": "cpmtg_2009"}]}
+    case.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    record = _cli("evaluate", case, "-f", "json")
+    assert record.returncode == 0, record.stderr
+    assert not set(record.stdout.decode()) & {"\x9b", "\u2028", "\u202e", "\x1b"}
+    assert json.loads(record.stdout)["items"][0]["description"] == "PT \x9b2J \u2028 \u202e"
+    for command in ("regress", "coverage"):
+        done = _cli(command, case)
+        assert done.returncode == 0 and b"\x1b" not in done.stdout and b"\xc2\x9b" not in done.stdout, done.stderr
+
+
 def test_1_a_letter_item_title_is_escaped_in_the_determination(tmp_path: Path) -> None:
     letter = tmp_path / "letter.txt"
     letter.write_text(HEADER + "A 40 year old male.\n" + ISSUES.replace("Knee MRI, right side",

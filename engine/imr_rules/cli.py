@@ -23,7 +23,7 @@ from imr_rules.cases.reader import read_case
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.common.model_errors import translate
 from imr_rules.common.outputs import OutputError, check_target, write_atomic
-from imr_rules.common.text import printable
+from imr_rules.common.text import json_text, printable, terminal_text
 from imr_rules.common.yaml_source import load_yaml
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
@@ -131,7 +131,7 @@ def _render(case: Case, result: CaseResult, output: OutputFormat, trace: bool) -
     from imr_rules.review.determination import decision_record, render_document, render_pdf
 
     if output == OutputFormat.json:
-        return json.dumps(decision_record(case, result), indent=2, ensure_ascii=False) + "\n"
+        return json_text(json.dumps(decision_record(case, result), indent=2, ensure_ascii=False)) + "\n"
     if output in (OutputFormat.markdown, OutputFormat.html):
         return render_document(case, result, output.value)
     if output == OutputFormat.pdf:
@@ -260,7 +260,7 @@ def coverage_command(
     results = list(evaluate_files(files, engine))
     rows = [row for result in results for row in result.outcomes]
     table = coverage(rows)
-    typer.echo(render_coverage(table, dt.date.today(), engine.rule_base_version), nl=False)
+    typer.echo(terminal_text(render_coverage(table, dt.date.today(), engine.rule_base_version)), nl=False)
     _report_failed_inputs(results)
 
 
@@ -362,7 +362,8 @@ def regress(
         flips, _ = compare_baseline(rows, previous, accepted)
     today = dt.date.today()
     cases = sum(1 for result in results if result.outcomes)
-    typer.echo(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases), nl=False)
+    typer.echo(terminal_text(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases)),
+               nl=False)
     if write_baseline:
         write_atomic(write_baseline, json.dumps(baseline_of(rows, rule_base.version), indent=1, sort_keys=True) + "\n")
     if junit:
@@ -457,7 +458,7 @@ def rules_list(
         rule_base, _ = load_rule_base(rules)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
-    typer.echo(render_catalogue(rule_base, markdown), nl=False)
+    typer.echo(terminal_text(render_catalogue(rule_base, markdown)), nl=False)
 
 
 @app.command()

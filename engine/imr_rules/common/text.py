@@ -27,6 +27,21 @@ def printable(text: str) -> str:
     return _CONTROL.sub(_escape, _LINE_BREAKS.sub(" ", text))
 
 
+def terminal_text(text: str) -> str:
+    """A multi-line report made safe for a terminal: its lines kept, every other control character escaped."""
+    return "\n".join(_CONTROL.sub(_escape, line.replace("\t", " ")) for line in text.split("\n"))
+
+
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(text: str) -> str:
+    """JSON written with ``ensure_ascii=False``, with the characters JSON leaves raw but a terminal or a
+    JavaScript reader would act on (DEL, C1 controls, line separators, bidirectional overrides) written
+    as ``\\uXXXX`` escapes. They can only occur inside strings, so the JSON means the same."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def printable_data(value: T) -> T:
     """A copy of ``value`` (dataclasses, lists, tuples, dicts, strings) with every string made ``printable``."""
     result: Any

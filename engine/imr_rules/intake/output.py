@@ -11,6 +11,7 @@ import yaml
 
 from imr_rules.cases.model import Case
 from imr_rules.common.outputs import OutputError, write_atomic
+from imr_rules.common.text import json_text
 from imr_rules.intake.extract import case_document
 
 
@@ -23,8 +24,8 @@ def case_text(case: Case, file_format: str, stream: bool) -> str:
     document = case_document(case)
     if file_format == "json":
         if stream:
-            return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+            return json_text(json.dumps(document, ensure_ascii=False, separators=(",", ":"))) + "\n"
+        return json_text(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
     return "---\n" + text if stream else text
 

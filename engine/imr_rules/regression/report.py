@@ -6,6 +6,7 @@ import datetime as dt
 import html
 from xml.etree import ElementTree
 
+from imr_rules.common.text import printable
 from imr_rules.regression.runner import CategoryRow, Flip, ItemOutcome, Metrics
 
 DECISIONS = ("Upheld", "Overturned")
@@ -73,7 +74,7 @@ def render_junit(rows: list[ItemOutcome]) -> str:
     suite = ElementTree.Element("testsuite", name="imr-rules regress", tests=str(len(recorded)),
                                 failures=str(len(failures)), skipped=str(len(skipped)), errors="0")
     for r in recorded:
-        case = ElementTree.SubElement(suite, "testcase", classname=f"imr.{r.service}", name=r.key)
+        case = ElementTree.SubElement(suite, "testcase", classname=f"imr.{r.service}", name=printable(r.key))
         if not r.addressed:
             ElementTree.SubElement(case, "skipped", message="not addressed by the rule base")
         elif not r.agrees:

@@ -16,6 +16,7 @@ from typing import IO, Any
 from imr_rules.cases.reader import case_from_document
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.common.inputs import too_deep
+from imr_rules.common.text import json_text
 from imr_rules.common.yaml_source import MAX_BYTES, MAX_DEPTH, SourceDocument
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
@@ -117,7 +118,7 @@ def _error(diagnostic: Diagnostic, number: int) -> dict[str, Any]:
 
 
 def _dump(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return json_text(json.dumps(record, ensure_ascii=False, separators=(",", ":"))) + "\n"
 
 
 def evaluate_stream(source: IO[bytes], sink: IO[str], evaluator: Evaluator) -> int:

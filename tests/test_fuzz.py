@@ -232,7 +232,7 @@ def test_batch_streams_answer_every_line_and_end_with_the_trailer(lines: list[by
     source = io.BytesIO(b"\n".join(lines) + b"\n")
     sink = io.StringIO()
     failed = evaluate_stream(source, sink, evaluator(RULES))
-    *records, end = [json.loads(line) for line in sink.getvalue().splitlines()]
+    *records, end = [json.loads(line) for line in sink.getvalue().rstrip("\n").split("\n")]  # JSON Lines: "\\n" only
     expected = [number for number, line in enumerate(lines, start=1) if line.strip()]
     assert [r["line"] for r in records] == expected
     assert end == {"end_of_batch": True, "answered": len(expected), "ok": len(expected) - failed, "failed": failed}

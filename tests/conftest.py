@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 SEEDS = ROOT / "cases" / "seeds"
 SHARED = ROOT.parent / "shared"
+
+# Fuzzing profiles: "ci" (the default) is short and deterministic and writes no example database;
+# HYPOTHESIS_PROFILE=long runs about fifty times more examples and keeps a database in .hypothesis/.
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
+settings.register_profile("long", deadline=None, print_blob=True)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+_Test = TypeVar("_Test", bound=Callable[..., Any])
+
+
+def examples(ci: int, long: int) -> Callable[[_Test], _Test]:
+    """How many examples a fuzz test runs: ``ci`` in the default profile, ``long`` in the long one.
+
+    Fuzz tests use a temporary folder per test (files are rewritten for every example) and some examples
+    are slow by nature (a process pool), so those two health checks are off.
+    """
+    count = long if PROFILE == "long" else ci
+    return settings(max_examples=count, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                               HealthCheck.too_slow])
 
 
 def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

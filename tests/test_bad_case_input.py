@@ -64,7 +64,7 @@ CASES: dict[str, tuple[Any, list[str]]] = {
     "binary_file": (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4,
                     ["case.yaml:1: error: (file): file is binary"]),
     "huge_file": ("case_id: X\ndescription: " + "a" * 2_100_000 + "\n",
-                  ["case.yaml:1: error: (file): file is 2,100,0", "the limit is 2,000,000"]),
+                  ["case.yaml:1: error: (file): file is larger than the limit of 2,000,000 bytes"]),
     "not_a_mapping": ("- just\n- a list\n", ["case.yaml:1: error", "a case file must be a mapping"]),
     "duplicate_item_id": (variant("clinical:", "  - {id: \"1\", description: X-ray, service: imaging_xray, "
                                                "body_region: lumbar}\nclinical:"),

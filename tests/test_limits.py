@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from imr_rules.cases.model import Case
+from imr_rules.common import yaml_source
 from imr_rules.common.diagnostics import InputError
 from imr_rules.engine.durable_adapter import DurableEngine, EngineError
 from imr_rules.engine.evaluator import Evaluator
@@ -184,11 +185,16 @@ def test_groups_nested_past_the_limit_are_located(tmp_path: Path) -> None:
     fine = rule_base(tmp_path / "fine", [topic(0, [criterion("deep", limits.MAX_NESTING)])])
     assert run_cli("validate", "--no-examples", fine).returncode == 0
     assert evaluates(fine) == "Overturned"
-    deep = rule_base(tmp_path / "deep", [topic(0, [criterion("deep", 60)])])
+    past = limits.MAX_NESTING + 2
+    deep = rule_base(tmp_path / "deep", [topic(0, [criterion("deep", past)])])
     result = run_cli("validate", "--no-examples", deep)
     assert result.returncode == 4
     line = line_of(deep / "topics" / "gen-0.yaml", "id: deep")
-    assert f"gen-0.yaml:{line}: error: durable limit: criterion GEN-0/deep nests groups 60 deep" in result.stderr
+    assert f"gen-0.yaml:{line}: error: durable limit: criterion GEN-0/deep nests groups {past} deep" in result.stderr
+    # the issue's reproducer, 60 groups deep, is stopped earlier by the YAML depth limit, also with a location
+    deeper = rule_base(tmp_path / "deeper", [topic(0, [criterion("deep", 60)])])
+    refused = run_cli("validate", "--no-examples", deeper)
+    assert refused.returncode == 4 and "gen-0.yaml:" in refused.stderr
 
 
 def test_many_distinct_thresholds_on_one_fact_pass_the_stack_limit(tmp_path: Path) -> None:
@@ -224,6 +230,7 @@ def test_a_ruleset_durable_refuses_is_located_even_when_the_model_lets_it_throug
     """With the model's limits lifted, durable itself refuses (error 108) at registration; validate-time
     registration finds the rule whose addition makes it refuse and reports it with file:line."""
     monkeypatch.setattr(limits, "MAX_NESTING", 1000)
+    monkeypatch.setattr(yaml_source, "MAX_DEPTH", 1000)  # 80 groups are 160 YAML levels
     monkeypatch.setattr(limits, "USERS", limits.Limit("patterns ending at one node", 100_000, "", ""))
     deep = rule_base(tmp_path / "deep", [topic(0, [criterion("deep", 80)])])
     rules, _ = load_rule_base(deep)
@@ -239,6 +246,7 @@ def test_validate_reports_a_ruleset_durable_refuses_with_file_and_line(tmp_path:
     """The same, through ``imr-rules validate`` (the model's limits lifted in the child process): exit 4."""
     deep = rule_base(tmp_path / "deep", [topic(0, [criterion("deep", 80)])])
     code = ("import sys; from imr_rules.rulebase import limits; limits.MAX_NESTING = 1000; "
+            "from imr_rules.common import yaml_source; yaml_source.MAX_DEPTH = 1000; "
             "limits.USERS = limits.Limit('patterns ending at one node', 100_000, '', ''); "
             "sys.argv = ['imr-rules', 'validate', '--no-examples', sys.argv[1]]; "
             "from imr_rules.cli import main; main()")

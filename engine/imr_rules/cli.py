@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import io
 import json
 import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -19,6 +22,8 @@ from imr_rules.cases.model import Case
 from imr_rules.cases.reader import read_case
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.common.model_errors import translate
+from imr_rules.common.outputs import OutputError, check_target, write_atomic
+from imr_rules.common.text import json_text, printable, terminal_text
 from imr_rules.common.yaml_source import load_yaml
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
@@ -26,12 +31,16 @@ from imr_rules.engine.knowledge_base import default_rules_dir, evaluator, load_k
 from imr_rules.engine.results import CaseResult
 from imr_rules.review.report import render_text
 
+if TYPE_CHECKING:
+    from imr_rules.regression.runner import FileResult
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_BAD_CASE = 3
 EXIT_BAD_RULES = 4
 EXIT_REPLAY_DIFFERS = 6
+EXIT_OUTPUT = 7
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Evaluate IMR requests against MTUS criteria encoded as YAML rules (decision support).")
@@ -95,11 +104,16 @@ def evaluate(
     out_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
 ) -> None:
     """Decide every requested item of a case: Upheld / Overturned, with a cited rationale."""
+    if out_file is not None:
+        check_target(out_file)
     rule_base_evaluator = _evaluator_or_exit(rules)
     if str(case_file) == "-":
         from imr_rules.review.batch import evaluate_stream
 
-        failed = evaluate_stream(sys.stdin, sys.stdout, rule_base_evaluator)
+        if sys.stdin is None:
+            typer.echo("<stdin>: error: standard input is closed: no cases to evaluate", err=True)
+            raise typer.Exit(EXIT_BAD_CASE)
+        failed = evaluate_stream(sys.stdin.buffer, sys.stdout, rule_base_evaluator)
         raise typer.Exit(EXIT_BAD_CASE if failed else EXIT_OK)
     try:
         case = read_case(case_file)
@@ -108,7 +122,7 @@ def evaluate(
     try:
         result = rule_base_evaluator.evaluate(case)
     except EngineError as exc:
-        typer.echo(f"{case_file}: engine error: {exc}", err=True)
+        typer.echo(printable(f"{case_file}: engine error: {exc}"), err=True)
         raise typer.Exit(EXIT_INTERNAL) from None
     _write(_render(case, result, output, trace), out_file)
 
@@ -117,7 +131,7 @@ def _render(case: Case, result: CaseResult, output: OutputFormat, trace: bool) -
     from imr_rules.review.determination import decision_record, render_document, render_pdf
 
     if output == OutputFormat.json:
-        return json.dumps(decision_record(case, result), indent=2, ensure_ascii=False) + "\n"
+        return json_text(json.dumps(decision_record(case, result), indent=2, ensure_ascii=False)) + "\n"
     if output in (OutputFormat.markdown, OutputFormat.html):
         return render_document(case, result, output.value)
     if output == OutputFormat.pdf:
@@ -127,10 +141,7 @@ def _render(case: Case, result: CaseResult, output: OutputFormat, trace: bool) -
 
 def _write(content: str | bytes, out_file: Path | None) -> None:
     if out_file is not None:
-        if isinstance(content, bytes):
-            out_file.write_bytes(content)
-        else:
-            out_file.write_text(content, encoding="utf-8")
+        write_atomic(out_file, content)
         return
     if isinstance(content, bytes):
         if sys.stdout.isatty():
@@ -147,27 +158,16 @@ def replay(
                                                 show_default=False)],
     rules: RulesOption = None,
 ) -> None:
-    """Re-evaluate a decision record's case and compare: same record id, decisions and citations."""
-    from imr_rules.review.determination import decision_record
+    """Re-evaluate a decision record's case and compare the whole record: ids, versions, items, every field."""
+    from imr_rules.review.replay import differences, read_record
 
     try:
-        record = json.loads(record_file.read_text(encoding="utf-8"))
-        case = Case.model_validate(record["case"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        typer.echo(f"{record_file}: error: not a decision record: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_CASE) from None
-    engine = _evaluator_or_exit(rules)
-    again = decision_record(case, engine.evaluate(case))
-    compared = ("decision", "basis", "rule", "citation", "rationale")
-    differences = [f"item {new['item_id']}: {field} {old.get(field)!r} -> {new.get(field)!r}"
-                   for old, new in zip(record.get("items", []), again["items"], strict=False)
-                   for field in compared if old.get(field) != new.get(field)]
-    if record.get("record_id") != again["record_id"]:
-        typer.echo(f"record id {record.get('record_id')} -> {again['record_id']} (rule base "
-                   f"{record.get('rule_base_version')} -> {again['rule_base_version']}, imr-rules "
-                   f"{record.get('engine_version')} -> {again['engine_version']})")
-    if differences:
-        typer.echo("\n".join(["not reproduced:", *differences]))
+        record, case = read_record(record_file)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_CASE, "not a usable decision record") from None
+    again, found = differences(record, case, _evaluator_or_exit(rules))
+    if found:
+        typer.echo("\n".join(["not reproduced:", *found]))
         raise typer.Exit(EXIT_REPLAY_DIFFERS)
     typer.echo(f"reproduced: record {again['record_id']}, {len(again['items'])} item(s) identical")
 
@@ -180,7 +180,7 @@ def explain(
 ) -> None:
     """Why each item came out as it did, what documentation is missing, and what would change the decision."""
     from imr_rules.review.report import render_explanation
-    from imr_rules.review.whatif import what_would_change
+    from imr_rules.review.whatif import MAX_SEARCHED_ITEMS, what_would_change
 
     engine = _evaluator_or_exit(rules)
     try:
@@ -188,12 +188,12 @@ def explain(
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_CASE, "case not explained") from None
     if item is not None and item not in {i.id for i in case.requested_items}:
-        typer.echo(f"{case_file}: error: --item {item}: no such requested item "
-                   f"(items: {', '.join(i.id for i in case.requested_items)})", err=True)
+        typer.echo(printable(f"{case_file}: error: --item {item}: no such requested item "
+                             f"(items: {', '.join(i.id for i in case.requested_items[:50])})"), err=True)
         raise typer.Exit(EXIT_USAGE)
     result = engine.evaluate(case)
-    changes = {i.id: what_would_change(engine, case, i.id) for i in case.requested_items
-               if item is None or i.id == item}
+    wanted = [i.id for i in case.requested_items if item is None or i.id == item][:MAX_SEARCHED_ITEMS]
+    changes = {item_id: what_would_change(engine, case, item_id, full=result) for item_id in wanted}
     descriptions = {name: spec.description for name, spec in engine.compiled.rule_base.facts.items()}
     typer.echo(render_explanation(result, changes, descriptions, item, _track_lines(result, rules)), nl=False)
 
@@ -235,22 +235,29 @@ def validate(
         for example in found:
             problems += check_example(example, engine)
     case_problems: list[Diagnostic] = []
+    failed_cases = 0
     for case_file in cases or []:
-        try:
-            read_case(case_file)
-        except InputError as exc:
-            case_problems += exc.diagnostics
+        in_file = _case_file_problems(case_file)
+        failed_cases += bool(in_file)
+        case_problems += in_file
     _print_diagnostics(problems + case_problems)
     rule_errors = [d for d in problems if d.severity == "error"]
     if rule_errors:
-        typer.echo(f"rules {root}: {len(rule_errors)} error(s)", err=True)
+        typer.echo(printable(f"rules {root}: {len(rule_errors)} error(s)"), err=True)
         raise typer.Exit(EXIT_BAD_RULES)
     if case_problems:
-        typer.echo(f"cases: {len(case_problems)} error(s)", err=True)
+        typer.echo(f"cases: {len(case_problems)} error(s) in {failed_cases} of {len(cases or [])} file(s)", err=True)
         raise typer.Exit(EXIT_BAD_CASE)
     typer.echo(f"ok: {len(rule_base.topics)} topic rules, {len(rule_base.derivations)} shared derivations, "
                f"{len(knowledge_base.compiled.rulesets)} rulesets registered, {len(cases or [])} case(s) valid; "
                f"rule base {rule_base.version}")
+
+
+def _case_file_problems(case_file: Path) -> list[Diagnostic]:
+    """Every problem of one case file (none: valid); a failure of any kind is that file's problem."""
+    from imr_rules.regression.runner import read_problems
+
+    return read_problems(case_file)
 
 
 @app.command("coverage")
@@ -261,22 +268,29 @@ def coverage_command(
 ) -> None:
     """Share of items the rule base addresses, per service category, and agreement with recorded decisions."""
     from imr_rules.regression.report import render_coverage
-    from imr_rules.regression.runner import ItemOutcome, case_files, coverage, evaluate_files
+    from imr_rules.regression.runner import case_files, coverage, evaluate_files
 
     engine = _evaluator_or_exit(rules)
-    rows: list[ItemOutcome] = []
-    bad: list[Diagnostic] = []
-    for file_result in evaluate_files(case_files(paths), engine):
-        rows.extend(file_result.outcomes)
-        bad.extend(file_result.problems)
+    files = case_files(paths)
+    results = list(evaluate_files(files, engine))
+    rows = [row for result in results for row in result.outcomes]
     table = coverage(rows)
-    typer.echo(render_coverage(table, dt.date.today(), engine.rule_base_version), nl=False)
-    if bad:
-        _print_diagnostics(bad)
-        raise typer.Exit(EXIT_BAD_CASE)
+    typer.echo(terminal_text(render_coverage(table, dt.date.today(), engine.rule_base_version)), nl=False)
+    _report_failed_inputs(results)
 
 
 EXIT_UNEXPECTED_FLIPS = 5
+
+
+def _report_failed_inputs(results: list[FileResult]) -> None:
+    """Print the problems of the inputs that could not be evaluated, count them, and exit 3 if there are any."""
+    failed = [result for result in results if result.problems]
+    if not failed:
+        return
+    _print_diagnostics([d for result in failed for d in result.problems])
+    typer.echo(f"{len(failed)} of {len(results)} input file(s) not evaluated (listed above); "
+               f"the figures cover the other {len(results) - len(failed)}", err=True)
+    raise typer.Exit(EXIT_BAD_CASE)
 
 
 def _progress_printer(enabled: bool | None) -> Callable[[int, int], None] | None:
@@ -291,6 +305,24 @@ def _progress_printer(enabled: bool | None) -> Callable[[int, int], None] | None
             sys.stderr.write("\n")
         sys.stderr.flush()
     return show_progress
+
+
+def _read_baseline(path: Path) -> dict[str, Any]:
+    """A baseline written by ``regress --write-baseline``; ``InputError`` if it cannot be one."""
+    from imr_rules.common.diagnostics import display_path
+    from imr_rules.common.inputs import read_limited
+
+    raw = read_limited(path, 256_000_000, "baseline")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError([Diagnostic(display_path(path), getattr(exc, "lineno", None), "(file)",
+                                     f"cannot read the baseline: not valid JSON ({type(exc).__name__})",
+                                     "give a file written by regress --write-baseline")]) from None
+    if not isinstance(data, dict) or not isinstance(data.get("items", {}), dict):
+        raise InputError([Diagnostic(display_path(path), 1, "(file)", "cannot read the baseline: not a baseline",
+                                     "give a file written by regress --write-baseline")])
+    return data
 
 
 def _read_accepted(path: Path | None) -> dict[str, str]:
@@ -330,48 +362,47 @@ def regress(
     from imr_rules.regression import report as regress_report
     from imr_rules.regression.runner import baseline_of, case_files, compare_baseline, compute_metrics, run_files
 
+    for target in (write_baseline, junit, html_file):
+        if target is not None:
+            check_target(target)
     root = rules or default_rules_dir()
     try:
         rule_base, _ = load_rule_base(root)
     except InputError as exc:
-        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "not run") from None
     try:
         accepted = _read_accepted(accept)
-        previous = json.loads(baseline.read_text()) if baseline else None
+        previous = _read_baseline(baseline) if baseline else None
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_CASE, "not run") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        typer.echo(f"{baseline}: error: cannot read the baseline: {exc}", err=True)
-        raise typer.Exit(EXIT_BAD_CASE) from None
     files = case_files(paths)
     results = run_files(files, root, jobs, _progress_printer(progress))
     rows = [row for result in results for row in result.outcomes]
-    problems = [d for result in results for d in result.problems]
     metrics = compute_metrics(rows)
     flips = None
     if previous is not None:
         flips, _ = compare_baseline(rows, previous, accepted)
     today = dt.date.today()
     cases = sum(1 for result in results if result.outcomes)
-    typer.echo(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases, show_check),
+    typer.echo(terminal_text(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases,
+                                                       show_check)),
                nl=False)
     if write_baseline:
-        write_baseline.write_text(json.dumps(baseline_of(rows, rule_base.version), indent=1, sort_keys=True) + "\n")
+        write_atomic(write_baseline, json.dumps(baseline_of(rows, rule_base.version), indent=1, sort_keys=True) + "\n")
     if junit:
-        junit.write_text(regress_report.render_junit(rows, show_check))
+        write_atomic(junit, regress_report.render_junit(rows, show_check))
     if html_file:
-        html_file.write_text(regress_report.render_html(metrics, rows, flips, today, rule_base.version, show_check))
+        write_atomic(html_file, regress_report.render_html(metrics, rows, flips, today, rule_base.version, show_check))
     letters = [result for result in results if result.extracted]
     if letters:
         warned = sum(1 for result in letters if result.warnings)
         typer.echo(f"{len(letters)} letter(s) extracted on the fly; {warned} with extraction warnings "
                    f"(`imr-rules extract LETTER` lists them)", err=True)
-    if problems:
-        _print_diagnostics(problems)
-        raise typer.Exit(EXIT_BAD_CASE)
     unexpected = [flip for flip in flips or [] if flip.accepted_reason is None]
     if unexpected:
         typer.echo(f"{len(unexpected)} unexpected change(s) since the baseline", err=True)
+    _report_failed_inputs(results)
+    if unexpected:
         raise typer.Exit(EXIT_UNEXPECTED_FLIPS)
 
 
@@ -389,36 +420,49 @@ def extract(
     out_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Write one case file per letter here.")]
     = None,
     output: Annotated[ExtractFormat, typer.Option("--format", "-f", help="Case file format.")] = ExtractFormat.yaml,
+    force: Annotated[bool, typer.Option("--force", help="Replace case files that already exist in the folder.")]
+    = False,
 ) -> None:
-    """Turn IMR letters into case files with their recorded decisions (facts from the case summary only)."""
-    from imr_rules.intake.extract import case_document, extract_letter
+    """Turn IMR letters into case files with their recorded decisions (facts from the case summary only).
 
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    failed = 0
+    On standard output, YAML cases are separate documents and JSON cases one per line (JSON Lines).
+    """
+    from imr_rules.intake.extract import Extraction, extract_letter
+    from imr_rules.intake.output import CaseFolder, SameCaseTwiceError, case_text
+
+    folder = CaseFolder(out_dir, output.value, force) if out_dir is not None else None
+    failed = same_case = unwritten = 0
     for letter in letters:
-        result = extract_letter(letter)
+        try:
+            result = extract_letter(letter)
+        except Exception as exc:  # one letter's failure is reported and the others are extracted
+            result = Extraction(printable(str(letter)), None, problems=[Diagnostic(
+                str(letter), None, "", f"internal error: {type(exc).__name__}: {exc}", "the other letters go on")])
         _print_diagnostics(result.problems)
         if result.case is None:
             failed += 1
-            typer.echo(f"{result.path}: not extracted", err=True)
+            typer.echo(printable(f"{result.path}: not extracted"), err=True)
             continue
-        document = case_document(result.case)
-        if output == ExtractFormat.json:
-            content = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        else:
-            import yaml
-
-            content = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
-        if out_dir is None:
-            typer.echo(content if output == ExtractFormat.json else "---\n" + content, nl=False)
-        else:
-            target = out_dir / f"{result.case.case_id}.{output.value}"
-            target.write_text(content, encoding="utf-8")
-            typer.echo(f"{result.path}: {len(result.case.requested_items)} item(s) -> {target}", err=True)
-    if failed:
-        typer.echo(f"{failed} of {len(letters)} letter(s) not extracted", err=True)
-        raise typer.Exit(EXIT_BAD_CASE)
+        if folder is None:
+            typer.echo(case_text(result.case, output.value, stream=True), nl=False)
+            continue
+        try:
+            target = folder.write(result.path, result.case)
+        except SameCaseTwiceError as exc:
+            same_case += 1
+            typer.echo(printable(f"{exc}"), err=True)
+            continue
+        except OutputError as exc:
+            unwritten += 1
+            typer.echo(printable(f"{result.path}: not written: {exc}"), err=True)
+            continue
+        typer.echo(printable(f"{result.path}: {len(result.case.requested_items)} item(s) -> {target}"), err=True)
+    counts = [(failed, "not extracted"), (same_case, "not written: same case as an earlier letter"),
+              (unwritten, "not written: the file exists or cannot be written")]
+    summary = [f"{count} of {len(letters)} letter(s) {what}" for count, what in counts if count]
+    if summary:
+        typer.echo("; ".join(summary), err=True)
+        raise typer.Exit(EXIT_BAD_CASE if failed or same_case else EXIT_OUTPUT)
 
 
 rules_app = typer.Typer(no_args_is_help=True, help="Inspect the rule base.")
@@ -439,7 +483,8 @@ def rules_list(
         rule_base, _ = load_rule_base(rules)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
-    typer.echo(render_criteria(rule_base, markdown) if criteria else render_catalogue(rule_base, markdown), nl=False)
+    catalogue = render_criteria(rule_base, markdown) if criteria else render_catalogue(rule_base, markdown)
+    typer.echo(terminal_text(catalogue), nl=False)
 
 
 class StatsSplit(StrEnum):
@@ -473,9 +518,9 @@ def rules_stats(
     rows = [row for result in results for row in result.outcomes if split == "all" or row.split == split.value]
     corpus = [p.as_posix() for p in paths] + ([] if split == "all" else [f"{split.value} items only"])
     record = track_record(rows, rule_base.version, corpus, dt.date.today())
-    typer.echo(render_stats(record), nl=False)
+    typer.echo(terminal_text(render_stats(record)), nl=False)
     if write is not None:
-        write.write_text(json.dumps(record.to_json(), indent=1) + "\n", encoding="utf-8")
+        write_atomic(write, json.dumps(record.to_json(), indent=1) + "\n")
     problems = [d for result in results for d in result.problems]
     if problems:
         _print_diagnostics(problems)
@@ -510,12 +555,79 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:
-    """Console entry point: run the app; turn any unexpected error into a one-line message and exit 1."""
+class _GuardedOutput(io.RawIOBase):
+    """Standard output at the file-descriptor level: a failed write (broken pipe, closed descriptor, disk
+    full) raises ``OutputError``, which the command line reports with exit 7 instead of exiting silently."""
+
+    def __init__(self, descriptor: int, closed: bool) -> None:
+        super().__init__()
+        self.descriptor = descriptor
+        self.was_closed = closed
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.descriptor
+
+    def isatty(self) -> bool:
+        return os.isatty(self.descriptor)
+
+    def write(self, data: Any) -> int:
+        if self.was_closed:
+            raise OutputError("cannot write to standard output: it is closed")
+        try:
+            return os.write(self.descriptor, data)
+        except BrokenPipeError:
+            raise OutputError("standard output was closed by the reader (broken pipe); the output is incomplete") \
+                from None
+        except OSError as exc:
+            if exc.errno == errno.EBADF:
+                raise OutputError("cannot write to standard output: it is closed") from None
+            raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
+
+
+def _guard_stdout() -> None:
+    """Route standard output through ``_GuardedOutput`` (text and binary writes alike)."""
+    current = sys.stdout
+    encoding = getattr(current, "encoding", None) or "utf-8"
+    errors = getattr(current, "errors", None) or "strict"
+    line_buffering = bool(getattr(current, "line_buffering", False))
     try:
-        app()
+        os.fstat(1)
+        closed = False
+    except OSError:  # started with standard output closed: hold descriptor 1 so no file we open takes it
+        closed = True
+        with contextlib.suppress(OSError):
+            os.open(os.devnull, os.O_WRONLY)  # the lowest free descriptor: 1 (when 0 is open)
+    raw = _GuardedOutput(1, closed)
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding=encoding, errors=errors,
+                                  line_buffering=line_buffering)
+
+
+def _output_failed(message: str) -> None:
+    """Report an output failure on stderr (if there is one) and exit with ``EXIT_OUTPUT`` at once."""
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"imr-rules: {printable(message)}\n")
+        sys.stderr.flush()
+    os._exit(EXIT_OUTPUT)  # no flush at exit: the buffered rest would fail again
+
+
+def main() -> None:
+    """Console entry point: run the app; turn any unexpected error into a one-line message and exit 1.
+
+    Output failures (a file that cannot be written, a closed standard output, a broken pipe) exit 7.
+    """
+    _guard_stdout()
+    try:
+        try:
+            app()
+        finally:
+            sys.stdout.flush()
     except SystemExit:
         raise
+    except OutputError as exc:
+        _output_failed(str(exc))
     except Exception as exc:
-        typer.echo(f"imr-rules: internal error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo(printable(f"imr-rules: internal error: {type(exc).__name__}: {exc}"), err=True)
         sys.exit(EXIT_INTERNAL)

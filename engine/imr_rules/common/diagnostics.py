@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from imr_rules.common.text import printable
+
 Severity = Literal["error", "warning"]
 
 
@@ -21,13 +23,15 @@ class Diagnostic:
     severity: Severity = "error"
 
     def render(self) -> str:
-        """Format as ``file:line: severity: field: message (hint: ...)``."""
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.severity}: {self.field}: {self.message}" if self.field else (
-            f"{where}: {self.severity}: {self.message}"
-        )
-        if self.hint:
-            text += f"\n    hint: {self.hint}"
+        """Format as ``file:line: severity: field: message (hint: ...)``, on two lines at most.
+
+        Every part may quote the input (a file name, a key, a value), so each is made printable first.
+        """
+        file, field, message, hint = (printable(part) for part in (self.file, self.field, self.message, self.hint))
+        where = f"{file}:{self.line}" if self.line else file
+        text = f"{where}: {self.severity}: {field}: {message}" if field else f"{where}: {self.severity}: {message}"
+        if hint:
+            text += f"\n    hint: {hint}"
         return text
 
 
@@ -43,5 +47,5 @@ def display_path(path: Path) -> str:
     """A path as the user would recognise it: relative to the working directory when possible."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside the working directory, or a symlink loop
         return str(path)

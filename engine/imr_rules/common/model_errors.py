@@ -120,6 +120,10 @@ def translate(error: ValidationError, document: SourceDocument, root: type[BaseM
         elif kind == "too_short":
             message = "is empty; at least one entry is needed"
             hint = "a case needs at least one requested item" if loc[-1:] == ("requested_items",) else ""
+        elif kind.startswith(("date_", "datetime_")) and isinstance(item.get("input"), str):
+            reason = message.split(", ", 1)[1] if ", " in message else message
+            message = f"'{item['input']}' is not a valid date: {reason}"
+            hint = "write the date as YYYY-MM-DD, with a month and day that exist in the calendar"
         elif kind.startswith(("int_", "float_", "date_", "string_", "bool_", "list_", "model_", "dict_")):
             hint = "check the type of this value"
         diagnostics.append(Diagnostic(document.name, document.line_of(full), field, message, hint))

@@ -36,18 +36,21 @@ def _diagnostic(path: str, problem: Problem) -> Diagnostic:
 def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
     """Read a letter (PDF or text) and build its case; problems are reported, nothing is invented."""
     name = display_path(path)
+    notes: list[str] = []
     try:
-        text = read_text(path)
+        text = read_text(path, notes)
         letter = parse_letter(name, text)
     except LetterError as exc:
         return Extraction(name, None, problems=[Diagnostic(name, None, "", exc.what, exc.hint)])
     except OSError as exc:
         return Extraction(name, None, problems=[Diagnostic(name, None, "", f"cannot read the file: {exc.strerror}",
                                                            "check the path")])
+    pdf_notes = [Diagnostic(name, None, "", f"PDF reader: {note}", "the PDF may be damaged; check the extracted "
+                            "case against the letter", "warning") for note in dict.fromkeys(notes)]
     facts = extract_facts(text, letter.summary_start, letter.summary_end, letter.header.ur_denial_date)
     # Re-read the items with the diagnoses' regions for items whose title names no region.
     letter = parse_letter(name, text, facts.diagnosis_regions)
-    problems = [_diagnostic(name, p) for p in letter.problems]
+    problems = pdf_notes + [_diagnostic(name, p) for p in letter.problems]
     header = letter.header
     injury = header.injury_date or facts.injury_date
     if injury is None:

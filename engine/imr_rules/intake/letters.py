@@ -7,12 +7,19 @@ template closely, so they are read with regular expressions. Clinical facts come
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import logging
 import re
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from imr_rules.cases.vocabulary import BodyRegion, Service
+from imr_rules.common.diagnostics import InputError
+from imr_rules.common.inputs import read_limited
 
 SUMMARY_HEADING = "CLINICAL CASE SUMMARY"
 ISSUES_HEADING = "IMR ISSUES, DECISIONS AND RATIONALES"
@@ -129,27 +136,86 @@ class Letter:
         return self.text[self.summary_start:self.summary_end]
 
 
-def read_text(path: Path) -> str:
-    """The text of a letter file: PDF through pypdf, anything else as UTF-8 text."""
-    if path.suffix.lower() == ".pdf":
-        from pypdf import PdfReader
-        from pypdf.errors import PyPdfError
+MAX_LETTER_BYTES = 20_000_000
+"""Largest letter file read (a letter is tens of kilobytes; a PDF with images a few megabytes)."""
+MAX_LETTER_CHARS = 500_000
+"""Longest letter text accepted (an IMR letter is 10,000-40,000 characters; the text model stops at 1,000,000)."""
 
-        try:
-            reader = PdfReader(str(path))
-            text = "\n".join(page.extract_text() or "" for page in reader.pages)
-        except (PyPdfError, OSError, ValueError) as exc:
-            raise LetterError(f"cannot read the PDF: {exc}", "check that the file is a complete PDF") from None
-        if not text.strip():
-            raise LetterError("the PDF has no text layer (empty or scanned)",
-                              "run OCR on it first, or supply the letter as text") from None
-        return text
+
+class _Collect(logging.Handler):
+    """Keeps pypdf's log records (warnings about a damaged file) instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _pypdf_messages(notes: list[str]) -> Iterator[None]:
+    """While reading a PDF, pypdf's warnings (log records and ``warnings``) go to ``notes``, not to stderr."""
+    logger = logging.getLogger("pypdf")
+    collect = _Collect()
+    logger.addHandler(collect)
+    propagate, logger.propagate = logger.propagate, False
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise LetterError("not UTF-8 text", "give a PDF or a UTF-8 text file") from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        logger.removeHandler(collect)
+        logger.propagate = propagate
+        notes.extend(collect.messages)
+        notes.extend(str(w.message) for w in caught)
+
+
+def _pdf_text(path: Path, raw: bytes, notes: list[str]) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError
+
+    with _pypdf_messages(notes):
+        try:
+            reader = PdfReader(io.BytesIO(raw))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise FileNotDecryptedError("encrypted")
+            text = "\n".join(page.extract_text() or "" for page in reader.pages)
+        except FileNotDecryptedError:
+            raise LetterError("the PDF is encrypted (password protected)",
+                              "give an unencrypted copy of the letter, or its text") from None
+        except Exception as exc:  # pypdf raises many kinds of error on a damaged file; each is this letter's problem
+            raise LetterError(f"cannot read the PDF: {type(exc).__name__}: {exc}",
+                              "check that the file is a complete PDF") from None
     if not text.strip():
-        raise LetterError("the file is empty", "give the letter's PDF or its text")
+        raise LetterError("the PDF has no text layer (empty or scanned)",
+                          "run OCR on it first, or supply the letter as text") from None
+    return text
+
+
+def read_text(path: Path, notes: list[str] | None = None) -> str:
+    """The text of a letter file: PDF through pypdf, anything else as UTF-8 text.
+
+    Bounded: the file must be a regular file of at most ``MAX_LETTER_BYTES``, its text at most
+    ``MAX_LETTER_CHARS``. pypdf's warnings about a damaged PDF are added to ``notes`` (never printed).
+    """
+    try:
+        raw = read_limited(path, MAX_LETTER_BYTES, "letter")
+    except InputError as exc:
+        problem = exc.diagnostics[0]
+        raise LetterError(problem.message, problem.hint) from None
+    if path.suffix.lower() == ".pdf":
+        text = _pdf_text(path, raw, notes if notes is not None else [])
+    else:
+        try:
+            text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        except UnicodeDecodeError:
+            raise LetterError("not UTF-8 text", "give a PDF or a UTF-8 text file") from None
+        if not text.strip():
+            raise LetterError("the file is empty", "give the letter's PDF or its text")
+    if len(text) > MAX_LETTER_CHARS:
+        raise LetterError(f"the letter's text is {len(text):,} characters; the limit is {MAX_LETTER_CHARS:,}",
+                          "an IMR letter is a few pages; is this the right file?")
     return text
 
 

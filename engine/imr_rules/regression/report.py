@@ -7,6 +7,7 @@ import html
 from collections.abc import Callable
 from xml.etree import ElementTree
 
+from imr_rules.common.text import printable
 from imr_rules.regression.runner import CategoryRow, Flip, ItemOutcome, Metrics, metrics_by_split
 from imr_rules.regression.split import CHECK_MODULUS, split_of
 
@@ -148,7 +149,7 @@ def render_junit(rows: list[ItemOutcome], show_check: bool = False) -> str:
     suite = ElementTree.Element("testsuite", name="imr-rules regress", tests=str(len(recorded)),
                                 failures=str(len(failures)), skipped=str(len(skipped)), errors="0")
     for r in recorded:
-        case = ElementTree.SubElement(suite, "testcase", classname=f"imr.{r.split}.{r.service}", name=r.key)
+        case = ElementTree.SubElement(suite, "testcase", classname=f"imr.{r.split}.{r.service}", name=printable(r.key))
         if not r.addressed:
             ElementTree.SubElement(case, "skipped", message="not addressed by the rule base")
         elif not r.agrees:

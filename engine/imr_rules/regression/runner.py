@@ -12,7 +12,8 @@ from typing import Any
 
 from imr_rules.cases.model import Case
 from imr_rules.cases.reader import read_case
-from imr_rules.common.diagnostics import Diagnostic, InputError
+from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
+from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.results import ItemResult
 from imr_rules.regression.split import Split, split_of
@@ -157,13 +158,45 @@ def _read(path: Path) -> tuple[Case | None, list[Diagnostic], list[Diagnostic]]:
 
 
 def evaluate_files(files: Iterable[Path], evaluator: Evaluator) -> Iterator[FileResult]:
-    """Evaluate each case file or letter in turn; one that gives no valid case yields its problems instead."""
+    """Evaluate each case file or letter in turn; one that gives no valid case yields its problems instead.
+
+    Nothing a file holds stops the run: a file that fails in any way (even inside the engine) is reported
+    as that file's problem and the next file is evaluated.
+    """
     for path in files:
+        yield evaluate_file(path, evaluator)
+
+
+def evaluate_file(path: Path, evaluator: Evaluator) -> FileResult:
+    """The outcomes of one case file or letter, or the problems that kept it from being evaluated."""
+    try:
         case, errors, warnings = _read(path)
         if case is None:
-            yield FileResult(path, [], errors, tuple(warnings))
-            continue
-        yield FileResult(path, outcomes(case, evaluator), errors, tuple(warnings))
+            return FileResult(path, [], errors, tuple(warnings))
+        return FileResult(path, outcomes(case, evaluator), errors, tuple(warnings))
+    except EngineError as exc:
+        return FileResult(path, [], [_failure(path, f"engine error: {exc}")])
+    except (RecursionError, MemoryError) as exc:
+        return FileResult(path, [], [_failure(path, f"too large to evaluate ({type(exc).__name__})")])
+    except Exception as exc:  # reported as this file's problem; the run goes on
+        return FileResult(path, [], [_failure(path, f"internal error: {type(exc).__name__}: {exc}")])
+
+
+def read_problems(path: Path) -> list[Diagnostic]:
+    """Every problem of one case file (empty: valid); a failure of any kind is reported as its problem."""
+    try:
+        read_case(path)
+    except InputError as exc:
+        return exc.diagnostics
+    except (RecursionError, MemoryError) as exc:
+        return [_failure(path, f"too large to read ({type(exc).__name__})")]
+    except Exception as exc:  # reported as this file's problem; the other files are checked
+        return [_failure(path, f"internal error: {type(exc).__name__}: {exc}")]
+    return []
+
+
+def _failure(path: Path, message: str) -> Diagnostic:
+    return Diagnostic(display_path(path), None, "", message, "the other files are evaluated; report this file")
 
 
 def outcomes(case: Case, evaluator: Evaluator) -> list[ItemOutcome]:
@@ -432,7 +465,7 @@ def _init_worker(rules_dir: str | None) -> None:
 
 def _evaluate_one(path: Path) -> FileResult:
     assert _WORKER is not None
-    return next(evaluate_files([path], _WORKER))
+    return evaluate_file(path, _WORKER)
 
 
 def run_files(files: list[Path], rules_dir: Path | None, jobs: int,

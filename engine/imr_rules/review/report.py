@@ -1,10 +1,15 @@
-"""Render results: text that reads like the 'IMR ISSUES, DECISIONS AND RATIONALES' part of a letter, or JSON."""
+"""Render results: text that reads like the 'IMR ISSUES, DECISIONS AND RATIONALES' part of a letter, or JSON.
+
+Text output is neutralised first: every string of the result (descriptions, values, rule texts) is put on
+one line with its control characters escaped, so case text cannot forge a report line or drive the terminal.
+"""
 
 from __future__ import annotations
 
 import textwrap
 from typing import TYPE_CHECKING, Any
 
+from imr_rules.common.text import printable_data
 from imr_rules.engine.results import CaseResult, FactRead, ItemResult
 from imr_rules.rulebase.templates import format_value
 
@@ -53,6 +58,7 @@ def _item_text(index: int, item: ItemResult, show_trace: bool) -> list[str]:
 
 def render_text(result: CaseResult, show_trace: bool = True) -> str:
     """The text report of a case."""
+    result = printable_data(result)
     lines = ["IMR ISSUES, DECISIONS AND RATIONALES", "",
              f"Case {result.case_id}; request date {result.request_date}; rule base {result.rule_base_version}; "
              f"imr-rules {result.engine_version}", ""]
@@ -71,6 +77,7 @@ def render_explanation(result: CaseResult, changes: dict[str, list[Change]], des
     """Per item: criteria with the facts read and their provenance, the request for information, and the
     smallest changes to the documented facts that would turn the decision; ``track`` gives, per item, the
     lines of the deciding rule's track record (``review.track_record.record_lines``)."""
+    result, changes, descriptions = printable_data(result), printable_data(changes), printable_data(descriptions)
     lines = [f"Case {result.case_id}; request date {result.request_date}; rule base {result.rule_base_version}", ""]
     for item in result.items:
         if item_id is not None and item.item_id != item_id:
@@ -89,7 +96,10 @@ def render_explanation(result: CaseResult, changes: dict[str, list[Change]], des
             lines += ["", "  Request for information to the requesting physician: please provide"]
             lines += [f"    {n}. {ask}" for n, ask in enumerate(item.missing_documentation, 1)]
         found = changes.get(item.item_id, [])
-        if found:
+        if item.item_id not in changes and item.decision != "Not addressed":
+            lines += ["", f"  What would change the decision: not searched (explain searches the first "
+                          f"{len(changes)} items of a case; run explain --item {item.item_id} for this one)."]
+        elif found:
             lines += ["", "  What would change the decision (re-evaluated with each change):"]
             for change in found:
                 parts = [f"{descriptions.get(fact, fact)} were {_value_words(after)} (now {_value_words(before)})"

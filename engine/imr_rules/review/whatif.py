@@ -10,7 +10,7 @@ from typing import Any
 from imr_rules.cases.facts import project_item
 from imr_rules.cases.model import Case
 from imr_rules.engine.evaluator import Evaluator
-from imr_rules.engine.results import ItemResult
+from imr_rules.engine.results import CaseResult, ItemResult
 from imr_rules.rulebase.model import FactSpec, RuleBase
 
 FIXED = {"item.service", "item.body_region", "request.date", "patient.sex", "injury.weeks_since"}
@@ -18,6 +18,9 @@ NUMBER_GRID = (0, 1, 2, 3, 4, 6, 8, 10, 12, 16, 18, 24, 30)
 MAX_SINGLE = 400
 MAX_PAIRS = 800
 VALUES_PER_FACT_IN_PAIRS = 4
+MAX_SEARCHED_ITEMS = 100
+"""``explain`` searches what would change the decision for at most this many items of one case (each search
+re-evaluates its item up to 1,200 times); the others say so and can be explained one by one with ``--item``."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +123,14 @@ def _keep(scored: list[tuple[int, Any]], values: list[Any]) -> list[tuple[int, A
     return kept[:VALUES_PER_FACT_IN_PAIRS]
 
 
-def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int = 5) -> list[Change]:
-    """Up to ``limit`` smallest changes that turn item ``item_id``'s decision (one fact first, then two)."""
-    full = evaluator.evaluate(case)
+def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int = 5,
+                      full: CaseResult | None = None) -> list[Change]:
+    """Up to ``limit`` smallest changes that turn item ``item_id``'s decision (one fact first, then two).
+
+    ``full`` is the case's evaluation when the caller has it: passing it keeps explaining every item of
+    a case linear in the number of items (each search re-evaluates only its own item).
+    """
+    full = full if full is not None else evaluator.evaluate(case)
     decisions: dict[str, str] = {i.item_id: i.decision for i in full.items}
     base = next(i for i in full.items if i.item_id == item_id)
     if base.decision == "Not addressed":

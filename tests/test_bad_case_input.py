@@ -51,10 +51,10 @@ CASES: dict[str, tuple[Any, list[str]]] = {
                                   "  surgeries: [{procedure: lumbar_fusion, body_region: lumbar, date: 2099-01-01}]"),
                           ["case.yaml:12: error: clinical.surgeries[0].date: date 2099-01-01 is in the future"]),
     "unknown_service": (variant("service: physical_therapy", "service: physical_therapie"),
-                        ["case.yaml:8: error: requested_items[0].service: 'physical_therapie' is not a known value",
+                        ["case.yaml:8: error: requested_items[0].service: unknown service 'physical_therapie'",
                          "did you mean 'physical_therapy'?"]),
     "unknown_body_region": (variant("body_region: lumbar", "body_region: lumber"),
-                            ["case.yaml:9: error: requested_items[0].body_region: 'lumber' is not a known value",
+                            ["case.yaml:9: error: requested_items[0].body_region: unknown body region 'lumber'",
                              "did you mean 'lumbar'?"]),
     "no_requested_items": ("case_id: X\nclaim:\n  injury_date: 2015-01-01\nrequest_date: 2015-02-01\n"
                            "requested_items: []\n",

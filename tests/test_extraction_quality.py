@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from imr_rules.cases.model import Case
-from imr_rules.cases.vocabulary import BodyRegion, Service
 from imr_rules.intake.letters import LetterItem, Span
+from imr_rules.intake.terms import BodyRegion, Service
 from tools.extraction_quality import (
     FACTS,
     NOT_DOCUMENTED,

@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from imr_rules.cases.model import Case, Clinical
-from imr_rules.cases.vocabulary import BodyRegion, Service
 from imr_rules.intake.extract import Extraction, extract_letter
 from imr_rules.intake.letters import LetterItem
+from imr_rules.intake.terms import BodyRegion, Service
 from imr_rules.regression.runner import BinaryCounts
 
 Outcome = Literal["tp", "fp", "fn", "tn", "wrong", "skip"]
@@ -517,7 +517,7 @@ FACTS: tuple[FactSpec, ...] = (
     FactSpec("radicular_symptoms", ("radicular_symptoms",), "bool",
              _finding_of(lambda cl: cl.neurologic.radicular_symptoms), "clinical.neurologic.radicular_symptoms"),
     FactSpec("work_status", ("work_status",), "work_status",
-             lambda c: c.clinical.work_status.value if c.clinical.work_status else None, "clinical.work_status"),
+             lambda c: c.clinical.work_status if c.clinical.work_status else None, "clinical.work_status"),
     FactSpec("weeks_since_injury", ("weeks_since_injury",), "weeks", _weeks_since_injury,
              "request_date - claim.injury_date (±2 weeks or ±15%)"),
     FactSpec("surgery_planned",

@@ -31,38 +31,38 @@ def _findings(prefix: str, block: object) -> set[Hashable]:
 def _medication_classes(clinical: Clinical) -> set[Hashable] | None:
     if clinical.medications is None:
         return None
-    return {m.drug_class.value for m in clinical.medications if m.drug_class is not None}
+    return {m.drug_class for m in clinical.medications if m.drug_class is not None}
 
 
 def _treatment_types(clinical: Clinical) -> set[Hashable] | None:
     if clinical.prior_treatment is None:
         return None
-    return {p.type.value for p in clinical.prior_treatment if p.visits_authorized is None}
+    return {p.type for p in clinical.prior_treatment if p.visits_authorized is None}
 
 
 def _visits_completed(clinical: Clinical) -> set[Hashable] | None:
     if clinical.prior_treatment is None:
         return None
-    return {(p.type.value, p.visits_completed) for p in clinical.prior_treatment if p.visits_completed is not None}
+    return {(p.type, p.visits_completed) for p in clinical.prior_treatment if p.visits_completed is not None}
 
 
 def _visits_authorized(clinical: Clinical) -> set[Hashable] | None:
     if clinical.prior_treatment is None:
         return None
-    return {(p.type.value, p.visits_authorized) for p in clinical.prior_treatment if p.visits_authorized is not None}
+    return {(p.type, p.visits_authorized) for p in clinical.prior_treatment if p.visits_authorized is not None}
 
 
 def _surgeries(clinical: Clinical) -> set[Hashable] | None:
     if clinical.surgeries is None:
         return None
-    return {(s.body_region.value, s.date) for s in clinical.surgeries}
+    return {(s.body_region, s.date) for s in clinical.surgeries}
 
 
 def _studies(clinical: Clinical) -> set[Hashable] | None:
     if clinical.imaging is None and clinical.electrodiagnostics is None:
         return None
-    found: set[Hashable] = {(s.modality, s.body_region.value) for s in clinical.imaging or []}
-    return found | {("edx", s.body_region.value) for s in clinical.electrodiagnostics or []}
+    found: set[Hashable] = {(s.modality, s.body_region) for s in clinical.imaging or []}
+    return found | {("edx", s.body_region) for s in clinical.electrodiagnostics or []}
 
 
 def _scalar(getter: Callable[[Clinical], object]) -> Callable[[Clinical], set[Hashable] | None]:
@@ -87,7 +87,7 @@ FIELDS: dict[str, Callable[[Clinical], set[Hashable] | None]] = {
     "opioid monitoring": lambda c: _findings("", c.opioid_monitoring) or None,
     "surgery planned": _scalar(lambda c: c.surgery_planned),
     "muscle spasm": _scalar(lambda c: c.muscle_spasm),
-    "work status": _scalar(lambda c: c.work_status.value if c.work_status else None),
+    "work status": _scalar(lambda c: c.work_status),
     "pain score": _scalar(lambda c: None if c.pain_score is None else round(c.pain_score)),
 }
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from imr_rules import __version__
 from imr_rules.cases.model import Case
 from imr_rules.cases.reader import read_case
+from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.common.model_errors import translate
 from imr_rules.common.yaml_source import load_yaml
@@ -102,7 +103,7 @@ def evaluate(
         failed = evaluate_stream(sys.stdin, sys.stdout, rule_base_evaluator)
         raise typer.Exit(EXIT_BAD_CASE if failed else EXIT_OK)
     try:
-        case = read_case(case_file)
+        case = read_case(case_file, vocabulary=rule_base_evaluator.compiled.rule_base.vocabulary)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_CASE, "case not evaluated") from None
     try:
@@ -184,7 +185,7 @@ def explain(
 
     engine = _evaluator_or_exit(rules)
     try:
-        case = read_case(case_file)
+        case = read_case(case_file, vocabulary=engine.compiled.rule_base.vocabulary)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_CASE, "case not explained") from None
     if item is not None and item not in {i.id for i in case.requested_items}:
@@ -223,7 +224,7 @@ def validate(
     case_problems: list[Diagnostic] = []
     for case_file in cases or []:
         try:
-            read_case(case_file)
+            read_case(case_file, vocabulary=rule_base.vocabulary)
         except InputError as exc:
             case_problems += exc.diagnostics
     _print_diagnostics(problems + case_problems)
@@ -415,9 +416,35 @@ def rules_list(
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of the case format (for editors)."""
-    typer.echo(json.dumps(Case.model_json_schema(), indent=2))
+def schema(rules: RulesOption = None) -> None:
+    """Print the JSON Schema of the case format (for editors), with the terms of the rule base's vocabulary."""
+    from imr_rules.cases.schema import case_schema
+
+    typer.echo(json.dumps(case_schema(_vocabulary_or_exit(rules)), indent=2, ensure_ascii=False))
+
+
+def _vocabulary_or_exit(rules: Path | None) -> Vocabulary:
+    try:
+        return vocabulary_of(rules)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "vocabulary not usable") from None
+
+
+@app.command()
+def vocab(
+    kind: Annotated[str | None, typer.Argument(help="One vocabulary: services, body_regions, concepts, ...",
+                                               show_default=False)] = None,
+    search: Annotated[str | None, typer.Option("--search", "-s", help="Terms whose id, label or synonym "
+                                                                      "contains this text.")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """List the vocabularies of the rule base (services, regions, clinical concepts...) or search them."""
+    from imr_rules.cases.vocabulary import KINDS, render_vocabulary
+
+    if kind is not None and kind not in KINDS:
+        typer.echo(f"error: unknown vocabulary '{kind}'; one of: {', '.join(KINDS)}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    typer.echo(render_vocabulary(_vocabulary_or_exit(rules), kind, search), nl=False)
 
 
 @app.command()

@@ -51,7 +51,7 @@ def _matching_prior(case: Case, item: RequestedItem, postsurgical_only: bool) ->
     return [p for p in entries
             if p.type == item.service
             and (p.body_region is None or p.body_region == item.body_region)
-            and (not postsurgical_only or (p.phase is not None and p.phase.value == "postsurgical"))]
+            and (not postsurgical_only or (p.phase is not None and p.phase == "postsurgical"))]
 
 
 def _sum_visits(entries: list[PriorTreatment] | None, attribute: str) -> int | None:
@@ -89,13 +89,13 @@ def _surgery_fact(case: Case, item: RequestedItem, what: str) -> tuple[Any, str]
     if not surgery:
         return None, source
     if what == "procedure":
-        return surgery.procedure.value, source
+        return surgery.procedure, source
     return _months_between(surgery.date, case.request_date), source
 
 
 def _prior_imaging(case: Case, item: RequestedItem) -> tuple[Any, str]:
     studies = case.clinical.imaging
-    modality = _MODALITY.get(item.service.value)
+    modality = _MODALITY.get(item.service)
     if studies is None or modality is None:
         return None, "clinical.imaging"
     same = [s for s in studies if s.modality == modality and s.body_region == item.body_region]
@@ -114,7 +114,7 @@ def _class_in_use(classes: tuple[str, ...]) -> Projection:
         meds = case.clinical.medications
         if meds is None:
             return None, "clinical.medications"
-        found = any(m.drug_class is not None and m.drug_class.value in classes for m in meds)
+        found = any(m.drug_class is not None and m.drug_class in classes for m in meds)
         return ("present" if found else "absent"), "clinical.medications"
     return project
 
@@ -188,15 +188,15 @@ _UNITS = {"mg", "mcg", "g", "gm", "ml", "%", "er", "xr", "sr", "cr", "tab", "tab
 
 
 def _categories(case: Case, item: RequestedItem) -> tuple[Any, str]:
-    cats = sorted({d.category.value for d in case.diagnoses if d.category is not None})
+    cats = sorted({d.category for d in case.diagnoses if d.category is not None})
     return (cats or None), "diagnoses"
 
 
 def _projections() -> dict[str, Projection]:
     c = "clinical"
     table: dict[str, Projection] = {
-        "item.service": lambda case, item: (item.service.value, "requested_items.service"),
-        "item.body_region": lambda case, item: (item.body_region.value, "requested_items.body_region"),
+        "item.service": lambda case, item: (item.service, "requested_items.service"),
+        "item.body_region": lambda case, item: (item.body_region, "requested_items.body_region"),
         "item.visits_requested": lambda case, item: (item.visits_requested, "requested_items.visits"),
         "item.frequency_per_week": lambda case, item: (item.frequency_per_week, "requested_items.frequency_per_week"),
         "item.duration_weeks": lambda case, item: (item.duration_weeks, "requested_items.duration_weeks"),
@@ -235,7 +235,7 @@ def _projections() -> dict[str, Projection]:
         "functional.goals_documented": lambda case, item: (
             _finding(case.clinical.functional_status.goals_documented), f"{c}.functional_status"),
         "work.status": lambda case, item: (
-            case.clinical.work_status.value if case.clinical.work_status else None, f"{c}.work_status"),
+            case.clinical.work_status if case.clinical.work_status else None, f"{c}.work_status"),
         "pain.score": lambda case, item: (case.clinical.pain_score, f"{c}.pain_score"),
         "item.quantity": lambda case, item: (item.quantity, "requested_items.quantity"),
         "item.ingredients": lambda case, item: (

@@ -12,15 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from imr_rules.cases.vocabulary import (
-    BodyRegion,
-    DiagnosisCategory,
-    Procedure,
-    RedFlag,
-    Service,
-    TreatmentPhase,
-    WorkStatus,
-)
+from imr_rules.cases.terms import CategoryId, ProcedureId, RegionId, ServiceId, WorkStatusId
 
 FINDING_VALUES = ("present", "absent", "not_documented")
 
@@ -63,9 +55,9 @@ class Diagnosis(_Strict):
     """One diagnosis on the request or progress report."""
 
     description: str
-    category: DiagnosisCategory | None = None
+    category: CategoryId | None = None
     icd10: str | None = None
-    body_region: BodyRegion | None = None
+    body_region: RegionId | None = None
 
 
 class RequestedItem(_Strict):
@@ -73,8 +65,8 @@ class RequestedItem(_Strict):
 
     id: str = Field(min_length=1, max_length=16, description="Short item id, unique in the case, e.g. '1'.")
     description: str = Field(description="The service as requested, e.g. 'Physical therapy 3x6 cervical spine'.")
-    service: Service
-    body_region: BodyRegion
+    service: ServiceId
+    body_region: RegionId
     visits: Annotated[int, Field(ge=1, le=200)] | None = Field(
         default=None, description="Number of visits or sessions requested, when stated as a total.")
     frequency_per_week: Annotated[int, Field(ge=1, le=14)] | None = None
@@ -98,9 +90,9 @@ class RequestedItem(_Strict):
 class PriorTreatment(_Strict):
     """A course of treatment already given or authorized, with its documented response."""
 
-    type: Service
-    body_region: BodyRegion | None = None
-    phase: TreatmentPhase | None = None
+    type: ServiceId
+    body_region: RegionId | None = None
+    phase: Literal["postsurgical", "nonsurgical"] | None = None
     visits_authorized: Count | None = None
     visits_completed: Count | None = None
     functional_improvement: Finding = "not_documented"
@@ -110,8 +102,8 @@ class PriorTreatment(_Strict):
 class Surgery(_Strict):
     """A surgery performed, with its date."""
 
-    procedure: Procedure
-    body_region: BodyRegion
+    procedure: ProcedureId
+    body_region: RegionId
     date: dt.date
     description: str | None = None
 
@@ -120,7 +112,7 @@ class ImagingStudy(_Strict):
     """A prior imaging study and its result."""
 
     modality: Literal["xray", "mri", "ct", "bone_scan", "ultrasound"]
-    body_region: BodyRegion
+    body_region: RegionId
     date: dt.date | None = None
     abnormal: Finding = "not_documented"
     result: str | None = None
@@ -130,7 +122,7 @@ class ElectrodiagnosticStudy(_Strict):
     """A prior EMG or nerve conduction study and its result."""
 
     test: Literal["emg", "ncs", "emg_ncs"]
-    body_region: BodyRegion
+    body_region: RegionId
     date: dt.date | None = None
     abnormal: Finding = "not_documented"
     result: str | None = None
@@ -149,7 +141,7 @@ class NeurologicExam(_Strict):
 
 def _coerce_red_flags(value: Any) -> Any:
     if isinstance(value, str) and value.strip().lower() in ("none", "none_present", "absent"):
-        return {flag.value: "absent" for flag in RedFlag}
+        return dict.fromkeys(RedFlags.model_fields, "absent")
     return value
 
 
@@ -178,7 +170,7 @@ class Medication(_Strict):
     """A medication the patient takes, with its start date and documented response."""
 
     name: str
-    drug_class: Service | None = None
+    drug_class: ServiceId | None = None
     start_date: dt.date | None = None
     response: Finding = "not_documented"
 
@@ -215,7 +207,7 @@ class Clinical(_Strict):
     conservative_care: ConservativeCare = Field(default_factory=ConservativeCare)
     medications: list[Medication] | None = None
     functional_status: FunctionalStatus = Field(default_factory=FunctionalStatus)
-    work_status: WorkStatus | None = None
+    work_status: WorkStatusId | None = None
     pain_score: Annotated[float, Field(ge=0, le=10)] | None = None
     surgery_planned: Finding = "not_documented"
     muscle_spasm: Finding = "not_documented"

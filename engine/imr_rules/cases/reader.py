@@ -8,18 +8,24 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from imr_rules.cases.model import Case
+from imr_rules.cases.terms import unknown_terms
+from imr_rules.cases.vocabulary import SINGULAR, Vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.common.model_errors import translate
 from imr_rules.common.yaml_source import SourceDocument, dotted, load_yaml
 
 
-def read_case(path: Path, today: dt.date | None = None) -> Case:
-    """Read and fully validate one case file; raise ``InputError`` listing every problem found."""
+def read_case(path: Path, today: dt.date | None = None, vocabulary: Vocabulary | None = None) -> Case:
+    """Read and fully validate one case file; raise ``InputError`` listing every problem found.
+
+    Services, regions and the other terms are checked against ``vocabulary`` (default: the shipped rules').
+    """
     document = load_yaml(path)
-    return case_from_document(document, today)
+    return case_from_document(document, today, vocabulary)
 
 
-def case_from_document(document: SourceDocument, today: dt.date | None = None) -> Case:
+def case_from_document(document: SourceDocument, today: dt.date | None = None,
+                       vocabulary: Vocabulary | None = None) -> Case:
     """Validate already-parsed YAML as a case."""
     if not isinstance(document.data, dict):
         raise InputError([Diagnostic(document.name, 1, "", "a case file must be a mapping of fields",
@@ -28,10 +34,18 @@ def case_from_document(document: SourceDocument, today: dt.date | None = None) -
         case = Case.model_validate(document.data)
     except ValidationError as exc:
         raise InputError(translate(exc, document, Case)) from None
-    problems = check_case_logic(case, document, today or dt.date.today())
+    problems = check_terms(case, document, vocabulary or vocabulary_of())
+    problems += check_case_logic(case, document, today or dt.date.today())
     if problems:
         raise InputError(problems)
     return case
+
+
+def check_terms(case: Case, document: SourceDocument, vocabulary: Vocabulary) -> list[Diagnostic]:
+    """Every service, region, procedure and other term of the case must be in the vocabulary."""
+    return [Diagnostic(document.name, document.line_of(path), dotted(path),
+                       f"unknown {SINGULAR[kind]} '{term}'", vocabulary.hint(kind, term))
+            for path, kind, term in unknown_terms(case, vocabulary)]
 
 
 def check_case_logic(case: Case, document: SourceDocument, today: dt.date) -> list[Diagnostic]:

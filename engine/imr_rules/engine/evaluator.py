@@ -92,7 +92,7 @@ class Evaluator:
 
         ``overrides`` replaces base facts (``None``: not documented): what-if evaluation of changed facts.
         """
-        ruleset = self._ruleset(item.service.value, item.body_region.value)
+        ruleset = self._ruleset(item.service, item.body_region)
         if ruleset is None:
             return not_addressed_result(item, self.compiled.rule_base, case.request_date, ItemSession(item))
         session = ItemSession(item)

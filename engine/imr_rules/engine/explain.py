@@ -149,8 +149,8 @@ def build_item_result(rule_base: RuleBase, session: ItemSession) -> ItemResult:
         if other is not topic:
             notes.append(f"rule {other.id} also applies; {topic.id} decides (precedence {topic.precedence})")
     return ItemResult(
-        item_id=session.item.id, description=session.item.description, service=session.item.service.value,
-        body_region=session.item.body_region.value, decision=decision, basis=outcome, rule=topic.id,
+        item_id=session.item.id, description=session.item.description, service=session.item.service,
+        body_region=session.item.body_region, decision=decision, basis=outcome, rule=topic.id,
         citation=citation_of(topic), rationale=rationale, criteria=_criteria_results(topic, session),
         missing_documentation=[] if decision == "Overturned" else missing_documentation(topic, rule_base, session),
         assumptions=list(session.assumptions), notes=notes, trace=list(session.trace))
@@ -159,11 +159,11 @@ def build_item_result(rule_base: RuleBase, session: ItemSession) -> ItemResult:
 def not_addressed_result(item: RequestedItem, rule_base: RuleBase, request_date: dt.date,
                          session: ItemSession) -> ItemResult:
     """The result for an item no rule decides, saying why (service, region, period, or conditions)."""
-    candidates = [t for t in rule_base.topics if item.service.value in t.services
-                  and (t.body_regions is None or item.body_region.value in t.body_regions)]
+    candidates = [t for t in rule_base.topics if item.service in t.services
+                  and (t.body_regions is None or item.body_region in t.body_regions)]
     if not candidates:
-        reason = (f"No rule in the rule base addresses {item.service.value.replace('_', ' ')} for the "
-                  f"{item.body_region.value.replace('_', ' ')} region.")
+        reason = (f"No rule in the rule base addresses {item.service.replace('_', ' ')} for the "
+                  f"{item.body_region.replace('_', ' ')} region.")
     elif not any(t.guideline.in_force(request_date) for t in candidates):
         editions = ", ".join(sorted({f"{t.guideline.id} ({t.guideline.effective_from} to "
                                      f"{t.guideline.effective_to or 'open'})" for t in candidates}))
@@ -175,7 +175,7 @@ def not_addressed_result(item: RequestedItem, rule_base: RuleBase, request_date:
         reason = "The rules for this request did not apply: their conditions were not established" + (
             f" ({unmet})." if unmet else ".")
     return ItemResult(
-        item_id=item.id, description=item.description, service=item.service.value,
-        body_region=item.body_region.value, decision="Not addressed", basis=None, rule=None, citation=None,
+        item_id=item.id, description=item.description, service=item.service,
+        body_region=item.body_region, decision="Not addressed", basis=None, rule=None, citation=None,
         rationale=reason, assumptions=list(session.assumptions), notes=list(session.notes),
         trace=list(session.trace))

@@ -11,10 +11,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from imr_rules.cases.model import Case
-from imr_rules.cases.vocabulary import BodyRegion, Service
 from imr_rules.common.diagnostics import Diagnostic, display_path
 from imr_rules.intake.extract_facts import extract_facts
 from imr_rules.intake.letters import Letter, LetterError, LetterItem, Problem, Span, parse_letter, read_text
+from imr_rules.intake.terms import BodyRegion, Service
 
 
 @dataclass

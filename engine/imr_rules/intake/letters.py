@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imr_rules.cases.vocabulary import BodyRegion, Service
+from imr_rules.intake.terms import BodyRegion, Service
 
 SUMMARY_HEADING = "CLINICAL CASE SUMMARY"
 ISSUES_HEADING = "IMR ISSUES, DECISIONS AND RATIONALES"

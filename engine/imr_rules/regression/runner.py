@@ -12,6 +12,7 @@ from typing import Any
 
 from imr_rules.cases.model import Case
 from imr_rules.cases.reader import read_case
+from imr_rules.cases.vocabulary import Vocabulary
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.results import ItemResult
@@ -132,11 +133,11 @@ class FileResult:
         return is_letter(self.path)
 
 
-def _read(path: Path) -> tuple[Case | None, list[Diagnostic], list[Diagnostic]]:
+def _read(path: Path, vocabulary: Vocabulary) -> tuple[Case | None, list[Diagnostic], list[Diagnostic]]:
     """The case in ``path`` (a case file, or a letter extracted on the fly), its errors and its warnings."""
     if not is_letter(path):
         try:
-            return read_case(path), [], []
+            return read_case(path, vocabulary=vocabulary), [], []
         except InputError as exc:
             return None, exc.diagnostics, []
     from imr_rules.intake.extract import extract_letter
@@ -152,7 +153,7 @@ def _read(path: Path) -> tuple[Case | None, list[Diagnostic], list[Diagnostic]]:
 def evaluate_files(files: Iterable[Path], evaluator: Evaluator) -> Iterator[FileResult]:
     """Evaluate each case file or letter in turn; one that gives no valid case yields its problems instead."""
     for path in files:
-        case, errors, warnings = _read(path)
+        case, errors, warnings = _read(path, evaluator.compiled.rule_base.vocabulary)
         if case is None:
             yield FileResult(path, [], errors, tuple(warnings))
             continue

@@ -33,7 +33,8 @@ def evaluate_lines(lines: Iterable[str], evaluator: Evaluator,
             except json.JSONDecodeError as exc:
                 raise InputError([Diagnostic(stream_name, number, "(line)", f"not valid JSON: {exc.msg}",
                                              "each line must be one case as a JSON object")]) from None
-            case = case_from_document(_document(number, data, stream_name))
+            case = case_from_document(_document(number, data, stream_name),
+                                      vocabulary=evaluator.compiled.rule_base.vocabulary)
             yield {"line": number, "ok": True, "result": decision_record(case, evaluator.evaluate(case))}
         except InputError as exc:
             yield {"line": number, "ok": False, "errors": [_error(d, number) for d in exc.diagnostics]}

@@ -141,7 +141,7 @@ def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int
         return evaluator.evaluate_item(case, item, others, overrides)
 
     blocking = _blocking_facts(rule_base, base)
-    ruleset = evaluator.compiled.ruleset(item.service.value, item.body_region.value)
+    ruleset = evaluator.compiled.ruleset(item.service, item.body_region)
     readable = [f for f in (ruleset.base_facts if ruleset else []) if f not in FIXED]  # what the rules read
     facts = sorted(readable, key=lambda f: (f not in blocking, f))
     found: list[Change] = []

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from imr_rules.cases.facts import FACT_NAMES
-from imr_rules.cases.vocabulary import BodyRegion, DiagnosisCategory, Procedure, Service, WorkStatus
+from imr_rules.cases.vocabulary import SINGULAR, VOCABULARY_DIR, Vocabulary, vocabulary_files
 from imr_rules.common.diagnostics import Diagnostic
 from imr_rules.common.yaml_source import PathKey, SourceDocument, dotted
 from imr_rules.rulebase.conditions import (
@@ -40,14 +40,21 @@ from imr_rules.rulebase.model import (
     TopicFile,
 )
 
-BASE_VALUES: dict[str, tuple[str, ...]] = {
-    "item.service": tuple(s.value for s in Service),
-    "item.body_region": tuple(r.value for r in BodyRegion),
-    "surgery.procedure": tuple(p.value for p in Procedure),
-    "diagnosis.categories": tuple(c.value for c in DiagnosisCategory),
-    "work.status": tuple(w.value for w in WorkStatus),
-    "patient.sex": ("male", "female"),
+VOCABULARY_VALUES: dict[str, str] = {
+    "item.service": "services",
+    "item.body_region": "body_regions",
+    "surgery.procedure": "procedures",
+    "diagnosis.categories": "diagnosis_categories",
+    "work.status": "work_statuses",
 }
+"""Base facts whose values are the terms of a vocabulary."""
+
+
+def base_values(vocabulary: Vocabulary) -> dict[str, tuple[str, ...]]:
+    """The allowed values of the enum and list base facts, read from the vocabulary."""
+    values = {name: vocabulary.ids(kind) for name, kind in VOCABULARY_VALUES.items()}
+    values["patient.sex"] = ("male", "female")
+    return values
 TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 TEMPLATE_SPECIALS = ("citation", "guideline", "item.description", "findings")
 
@@ -55,6 +62,7 @@ TEMPLATE_SPECIALS = ("citation", "guideline", "item.description", "findings")
 @dataclass
 class _Context:
     loaded: LoadedRules
+    vocabulary: Vocabulary
     diagnostics: list[Diagnostic] = field(default_factory=list)
     facts: dict[str, FactSpec] = field(default_factory=dict)
 
@@ -68,8 +76,9 @@ class _Context:
 
 def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnostic]]:
     """Build the rule base; return it with ``None`` in its place when any error was found."""
-    ctx = _Context(loaded=loaded, diagnostics=list(loaded.diagnostics))
-    if loaded.registry is None or loaded.catalogue is None:
+    ctx = _Context(loaded=loaded, vocabulary=loaded.vocabulary or Vocabulary({}),
+                   diagnostics=list(loaded.diagnostics))
+    if loaded.registry is None or loaded.catalogue is None or loaded.vocabulary is None:
         return None, ctx.diagnostics  # every reference would fail; report the root cause only
     guidelines = _guidelines(ctx)
     _base_facts(ctx)
@@ -96,7 +105,7 @@ def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnosti
         return None, ctx.diagnostics
     files = [doc.path for _, doc in loaded.rule_files]
     base = RuleBase(root=loaded.root, version=_version(loaded), guidelines=guidelines, facts=ctx.facts,
-                    derivations=derivations, topics=topics, files=files)
+                    derivations=derivations, topics=topics, files=files, vocabulary=ctx.vocabulary)
     ctx.diagnostics.extend(lint(base))
     if any(d.severity == "error" for d in ctx.diagnostics):
         return None, ctx.diagnostics
@@ -106,6 +115,7 @@ def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnosti
 def _version(loaded: LoadedRules) -> str:
     digest = hashlib.sha256()
     paths = [doc.path for _, doc in loaded.rule_files]
+    paths += vocabulary_files(loaded.root / VOCABULARY_DIR)
     for extra in (loaded.registry, loaded.catalogue):
         if extra is not None:
             paths.append(extra[1].path)
@@ -139,7 +149,7 @@ def _base_facts(ctx: _Context) -> None:
             ctx.error(document, ("facts", name), f"fact '{name}' is not computed from the case",
                       "every catalogue fact needs a projection in imr_rules/facts.py")
             continue
-        values = tuple(spec.values) if spec.values else BASE_VALUES.get(name)
+        values = tuple(spec.values) if spec.values else base_values(ctx.vocabulary).get(name)
         ctx.facts[name] = FactSpec(name, spec.kind, spec.description, spec.ask, values, "case")
     for name in FACT_NAMES:
         if name not in catalogue.facts:
@@ -269,6 +279,7 @@ def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
         ctx.error(document, ("citation", "pages"), f"{guideline.id} is cited by page; pages are missing")
     elif guideline.cite_by == "section" and not parsed.citation.section:
         ctx.error(document, ("citation", "section"), f"{guideline.id} is cited by section; section is missing")
+    _check_applies_to(ctx, parsed, document)
     when = [_condition(ctx, text, document, ("applies_to", "when", i)) for i, text in
             enumerate(parsed.applies_to.when)]
     derive = _derivations(ctx, parsed.derive, document, parsed.id, ("derive",))
@@ -285,13 +296,22 @@ def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
                   "a not-recommended service has no criteria to meet; remove them or the recommended line")
     if len(ctx.diagnostics) > errors_before or guideline is None:
         return None
-    regions = tuple(r.value for r in parsed.applies_to.body_regions) if parsed.applies_to.body_regions else None
+    regions = tuple(parsed.applies_to.body_regions) if parsed.applies_to.body_regions else None
     return Topic(
         id=parsed.id, title=parsed.title, topic=parsed.topic, guideline=guideline, citation=parsed.citation,
-        services=tuple(s.value for s in parsed.applies_to.services), body_regions=regions,
+        services=tuple(parsed.applies_to.services), body_regions=regions,
         when=[c for c in when if c is not None], precedence=parsed.precedence, recommended=parsed.recommended,
         criteria=[c for c in criteria if c is not None], derive=derive, rationale=parsed.rationale,
         where=Located(document.name, document.line_of(("id",))), path=document.path)
+
+
+def _check_applies_to(ctx: _Context, parsed: TopicFile, document: SourceDocument) -> None:
+    """The services and regions a topic applies to must be in the vocabulary."""
+    for name, kind in (("services", "services"), ("body_regions", "body_regions")):
+        for index, term in enumerate(getattr(parsed.applies_to, name) or []):
+            if not ctx.vocabulary.has(kind, term):
+                ctx.error(document, ("applies_to", name, index), f"unknown {SINGULAR[kind]} '{term}'",
+                          ctx.vocabulary.hint(kind, term))
 
 
 def _criterion(ctx: _Context, spec: CriterionSpec, document: SourceDocument, path: PathKey, topic_id: str,

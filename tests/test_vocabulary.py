@@ -1,0 +1,101 @@
+"""The vocabulary is data: read from rules/vocabulary/, validated with located errors, listed and searched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from imr_rules.cases.vocabulary import load_vocabulary, vocabulary_of
+from imr_rules.intake import terms as intake_terms
+
+from .conftest import RULES, SEEDS, run_cli
+
+SEED = SEEDS / "seed-001-lumbar-pt.yaml"
+
+
+def _add_term(rules: Path, file: str, line: str) -> None:
+    path = rules / "vocabulary" / file
+    path.write_text(path.read_text() + line + "\n")
+
+
+def test_shipped_vocabulary_loads_with_hierarchies() -> None:
+    vocabulary, problems = load_vocabulary(RULES / "vocabulary")
+    assert vocabulary is not None, problems
+    assert vocabulary.regions_up("knee") == {"knee", "lower_extremity"}
+    assert vocabulary.regions_up("lumbar") == {"lumbar", "spine"}
+    assert vocabulary.territory_of("lumbar") == "lower_extremity"
+    assert vocabulary.territory_of("cervical") == "upper_extremity"
+    assert vocabulary.region_of_root("S1") == "lumbar"
+    assert vocabulary.region_of_root("C6") == "cervical"
+    assert vocabulary.has("services", "physical_therapy")
+
+
+def test_every_term_intake_names_is_in_the_vocabulary() -> None:
+    vocabulary = vocabulary_of(RULES)
+    for enum, kind in ((intake_terms.Service, "services"), (intake_terms.BodyRegion, "body_regions"),
+                       (intake_terms.Procedure, "procedures"),
+                       (intake_terms.DiagnosisCategory, "diagnosis_categories")):
+        missing = [member.value for member in enum if not vocabulary.has(kind, member.value)]
+        assert not missing, (kind, missing)
+
+
+def test_service_added_in_yaml_only_validates_and_evaluates(rules_copy: Path, tmp_path: Path) -> None:
+    _add_term(rules_copy, "services.yaml", "  - {id: hippotherapy, label: therapy on horseback, group: active_therapy}")
+    case = yaml.safe_load(SEED.read_text())
+    case["requested_items"][0]["service"] = "hippotherapy"
+    case.pop("expect", None)
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump(case, sort_keys=False))
+    shipped = run_cli("evaluate", path)
+    assert shipped.returncode == 3
+    assert "unknown service 'hippotherapy'" in shipped.stderr
+    result = run_cli("evaluate", path, "--rules", rules_copy, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    item = json.loads(result.stdout)["items"][0]
+    assert item["decision"] == "Not addressed"
+    topic = rules_copy / "physical_medicine" / "hippotherapy.yaml"
+    topic.write_text((RULES / "physical_medicine" / "chronic_pm_2009.yaml").read_text()
+                     .replace("id: CPMTG09-PM\n", "id: HIPPO-PM\n")
+                     .replace("services: [physical_therapy, occupational_therapy]", "services: [hippotherapy]"))
+    decided = run_cli("evaluate", path, "--rules", rules_copy, "--format", "json")
+    assert decided.returncode == 0, decided.stderr
+    item = json.loads(decided.stdout)["items"][0]
+    assert item["rule"] == "HIPPO-PM"
+    assert item["decision"] in ("Upheld", "Overturned")
+
+
+def test_bad_vocabulary_is_refused_with_located_errors(rules_copy: Path) -> None:
+    _add_term(rules_copy, "body_regions.yaml", "  - {id: big_toe, label: big toe, parents: [ankle_fot]}")
+    _add_term(rules_copy, "services.yaml", "  - {id: massage, label: massage again}")
+    lines = (rules_copy / "vocabulary" / "body_regions.yaml").read_text().splitlines()
+    result = run_cli("validate", rules_copy, "--no-examples")
+    assert result.returncode == 4
+    index = sum(1 for line in lines if line.startswith("  - {id:")) - 1
+    assert (f"body_regions.yaml:{len(lines)}: error: terms[{index}].parents: 'ankle_fot' is not in the "
+            "body_regions vocabulary") in result.stderr
+    assert "did you mean 'ankle_foot'?" in result.stderr
+    assert "services term 'massage' is defined twice" in result.stderr
+
+
+def test_topic_naming_an_unknown_service_is_refused(rules_copy: Path) -> None:
+    path = rules_copy / "physical_medicine" / "chronic_pm_2009.yaml"
+    path.write_text(path.read_text().replace("services: [physical_therapy, occupational_therapy]",
+                                             "services: [physical_therapy, ocupational_therapy]"))
+    result = run_cli("validate", rules_copy, "--no-examples")
+    assert result.returncode == 4
+    assert "applies_to.services[1]: unknown service 'ocupational_therapy'" in result.stderr
+    assert "did you mean 'occupational_therapy'?" in result.stderr
+
+
+def test_vocab_command_lists_and_searches() -> None:
+    listing = run_cli("vocab")
+    assert listing.returncode == 0
+    assert "services" in listing.stdout and "concepts" in listing.stdout
+    regions = run_cli("vocab", "body_regions")
+    assert "knee" in regions.stdout and "within: lower_extremity" in regions.stdout
+    found = run_cli("vocab", "--search", "nerve conduction")
+    assert "emg_ncs" in found.stdout or "ncs" in found.stdout
+    bad = run_cli("vocab", "servics")
+    assert bad.returncode == 2

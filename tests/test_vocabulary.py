@@ -99,3 +99,52 @@ def test_vocab_command_lists_and_searches() -> None:
     assert "emg_ncs" in found.stdout or "ncs" in found.stdout
     bad = run_cli("vocab", "servics")
     assert bad.returncode == 2
+
+
+def test_concepts_close_over_is_a() -> None:
+    vocabulary = vocabulary_of(RULES)
+    assert {"meniscal_provocative_test", "internal_derangement_sign"} <= vocabulary.concepts_up("mcmurray_test")
+    assert "mcmurray_test" in vocabulary.concepts_down("internal_derangement_sign")
+    assert "red_flag" in vocabulary.concepts_up("upper_motor_neuron_sign")
+    assert vocabulary.term("concepts", "dermatomal_sensory_loss").territorial
+    assert not vocabulary.term("concepts", "suspected_fracture_or_dislocation").territorial
+
+
+def test_concepts_cover_the_findings_the_rules_read() -> None:
+    vocabulary = vocabulary_of(RULES)
+    wanted = ["focal_neurologic_deficit", "sensory_loss", "motor_weakness", "reflex_change", "radicular_symptoms",
+              "nerve_tension_sign", "straight_leg_raise", "spurling_test", "muscle_spasm", "neuropathic_pain",
+              "dyspepsia", "gi_risk_factor", "homebound", "functional_deficit", "locking", "catching", "giving_way",
+              "joint_line_tenderness", "joint_effusion", "mcmurray_test", "lachman_test", "anterior_drawer_test",
+              "pivot_shift_test", "speed_test", "yergason_test", "obrien_test", "hawkins_test", "neer_test",
+              "drop_arm_test", "empty_can_test", "phalen_test", "tinel_sign", "finkelstein_test",
+              "range_of_motion_loss", "gait_abnormality", "joint_instability", "significant_trauma",
+              "suspected_fracture_or_dislocation", "suspected_tumor", "suspected_infection",
+              "progressive_neurologic_deficit", "myelopathy", "bowel_bladder_dysfunction",
+              "cardiovascular_or_visceral_cause"]
+    assert [c for c in wanted if not vocabulary.has("concepts", c)] == []
+
+
+def test_every_concept_feeds_a_section_of_the_guideline_reference() -> None:
+    import re
+
+    import pytest
+
+    from .conftest import SHARED
+
+    reference = SHARED / "guidelines" / "mtus-reference.md"
+    if not reference.exists():
+        pytest.skip("../shared/guidelines/mtus-reference.md is not beside this checkout")
+    sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)*)[.\s]", reference.read_text(), flags=re.M))
+    vocabulary = vocabulary_of(RULES)
+    missing = [(t.id, s) for t in vocabulary.terms["concepts"].values() for _, s in t.feeds if s not in sections]
+    assert missing == []
+    assert all(t.feeds for t in vocabulary.terms["concepts"].values())
+
+
+def test_is_a_cycle_is_refused(rules_copy: Path) -> None:
+    _add_term(rules_copy, "concepts/joints.yaml", "  - {id: loop_a, label: a, is_a: [loop_b]}\n"
+                                                  "  - {id: loop_b, label: b, is_a: [loop_a]}")
+    result = run_cli("vocab", "--rules", rules_copy)
+    assert result.returncode == 4
+    assert "'loop_a' is its own ancestor" in result.stderr

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from imr_rules import __version__
 from imr_rules.cases.model import Case
-from imr_rules.cases.reader import read_case
+from imr_rules.cases.reader import parse_case, read_case
 from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.common.model_errors import translate
@@ -153,7 +153,7 @@ def replay(
 
     try:
         record = json.loads(record_file.read_text(encoding="utf-8"))
-        case = Case.model_validate(record["case"])
+        case = parse_case(record["case"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         typer.echo(f"{record_file}: error: not a decision record: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_CASE) from None
@@ -393,6 +393,45 @@ def extract(
             typer.echo(f"{result.path}: {len(result.case.requested_items)} item(s) -> {target}", err=True)
     if failed:
         typer.echo(f"{failed} of {len(letters)} letter(s) not extracted", err=True)
+        raise typer.Exit(EXIT_BAD_CASE)
+
+
+@app.command()
+def migrate(
+    paths: Annotated[list[Path], typer.Argument(help="Version 1 case files, or folders searched for them.",
+                                                show_default=False)],
+    in_place: Annotated[bool, typer.Option("--in-place", help="Rewrite each file (atomically) instead of "
+                                                              "printing the version 2 case.")] = False,
+    rules: RulesOption = None,
+) -> None:
+    """Convert version 1 case files to version 2; files already at version 2 are left alone."""
+    from imr_rules.cases.migrate import case_paths, migrate_file, write_atomically
+
+    vocabulary = _vocabulary_or_exit(rules)
+    counts: dict[str, int] = {}
+    unknown_region: list[str] = []
+    failed = False
+    for path in case_paths(paths):
+        outcome = migrate_file(path, vocabulary)
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        _print_diagnostics(outcome.problems)
+        failed = failed or outcome.status == "error"
+        for warning in outcome.warnings:
+            typer.echo(f"{path}: warning: {warning}", err=True)
+        if any("region set to 'unknown'" in w for w in outcome.warnings):
+            unknown_region.append(str(path))
+        if outcome.text is None:
+            continue
+        if in_place:
+            write_atomically(path, outcome.text)
+        else:
+            typer.echo(f"--- # {path}\n{outcome.text}", nl=False)
+    if unknown_region:
+        typer.echo(f"{len(unknown_region)} file(s) with findings of region 'unknown' (set them from the record):\n  "
+                   + "\n  ".join(unknown_region), err=True)
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "no files"
+    typer.echo(f"migrate: {summary}", err=True)
+    if failed:
         raise typer.Exit(EXIT_BAD_CASE)
 
 

@@ -94,13 +94,14 @@ class Evaluator:
         """
         ruleset = self._ruleset(item.service, item.body_region)
         if ruleset is None:
-            return not_addressed_result(item, self.compiled.rule_base, case.request_date, ItemSession(item))
+            return not_addressed_result(item, self.compiled.rule_base, case.item_request_date(item),
+                                        ItemSession(item))
         session = ItemSession(item)
         facts = self._base_facts(case, item, ruleset, session, decisions or {}, overrides or {})
         runner = _ActionRunner(self.compiled, ruleset, session)
         self.engine.run(ruleset.name, facts, runner.on_action, runner.close_unresolved)
         if not session.active:
-            return not_addressed_result(item, self.compiled.rule_base, case.request_date, session)
+            return not_addressed_result(item, self.compiled.rule_base, case.item_request_date(item), session)
         return build_item_result(self.compiled.rule_base, session)
 
     def _ruleset(self, service: str, region: str) -> CompiledRuleset | None:
@@ -114,7 +115,7 @@ class Evaluator:
     def _base_facts(self, case: Case, item: RequestedItem, ruleset: CompiledRuleset,
                     session: ItemSession, decisions: dict[str, str], overrides: dict[str, Any]) -> list[Message]:
         messages = []
-        for fact in project_item(case, item, ruleset.base_facts, decisions):
+        for fact in project_item(case, item, ruleset.base_facts, decisions, self.compiled.rule_base.vocabulary):
             if fact.name in overrides:
                 fact = FactValue(fact.name, overrides[fact.name], "what-if change")
             session.facts[fact.name] = FactRead(fact.name, fact.value if fact.documented else None,
@@ -129,8 +130,8 @@ class Evaluator:
 
 def _procedures_first(items: list[RequestedItem]) -> list[RequestedItem]:
     """Items in an order where a procedure is decided before the items that accompany it."""
-    ancillary = [item for item in items if item.ancillary_to is not None]
-    return [item for item in items if item.ancillary_to is None] + ancillary
+    ancillary = [item for item in items if item.ancillary_item is not None]
+    return [item for item in items if item.ancillary_item is None] + ancillary
 
 
 class _ActionRunner:

@@ -134,7 +134,8 @@ def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int
     item = case.item(item_id)
     rule_base = evaluator.compiled.rule_base
     current: dict[str, Any] = {r.name: r.value for c in base.criteria for r in c.reads}
-    current.update({f.name: f.value if f.documented else None for f in project_item(case, item, None, decisions)})
+    current.update({f.name: f.value if f.documented else None for f in project_item(case, item, None, decisions,
+                                                                                      rule_base.vocabulary)})
     others = {k: v for k, v in decisions.items() if k != item_id}
 
     def outcome(overrides: dict[str, Any]) -> ItemResult:

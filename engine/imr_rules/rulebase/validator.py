@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from imr_rules.cases.facts import FACT_NAMES
+from imr_rules.cases.facts import FACT_NAMES, FINDING_PREFIX
 from imr_rules.cases.vocabulary import SINGULAR, VOCABULARY_DIR, Vocabulary, vocabulary_files
 from imr_rules.common.diagnostics import Diagnostic
 from imr_rules.common.yaml_source import PathKey, SourceDocument, dotted
@@ -46,6 +46,10 @@ VOCABULARY_VALUES: dict[str, str] = {
     "surgery.procedure": "procedures",
     "diagnosis.categories": "diagnosis_categories",
     "work.status": "work_statuses",
+    "item.quantity_unit": "units",
+    "item.formulation": "formulations",
+    "item.route": "routes",
+    "item.test_kind": "test_kinds",
 }
 """Base facts whose values are the terms of a vocabulary."""
 
@@ -146,8 +150,10 @@ def _base_facts(ctx: _Context) -> None:
     catalogue, document = ctx.loaded.catalogue
     for name, spec in catalogue.facts.items():
         if name not in FACT_NAMES:
-            ctx.error(document, ("facts", name), f"fact '{name}' is not computed from the case",
-                      "every catalogue fact needs a projection in imr_rules/facts.py")
+            hint = ("finding facts come from rules/vocabulary/concepts; do not list them here"
+                    if name.startswith(FINDING_PREFIX) else "every catalogue fact needs a projection in "
+                    "imr_rules/cases/facts.py")
+            ctx.error(document, ("facts", name), f"fact '{name}' is not computed from the case", hint)
             continue
         values = tuple(spec.values) if spec.values else base_values(ctx.vocabulary).get(name)
         ctx.facts[name] = FactSpec(name, spec.kind, spec.description, spec.ask, values, "case")
@@ -155,6 +161,11 @@ def _base_facts(ctx: _Context) -> None:
         if name not in catalogue.facts:
             ctx.error(document, ("facts",), f"fact '{name}' is computed but not in the catalogue",
                       "describe it in rules/facts.yaml")
+    for term in ctx.vocabulary.terms.get("concepts", {}).values():
+        name = FINDING_PREFIX + term.id
+        ctx.facts[name] = FactSpec(name, "finding", f"{term.label} (for the item's region)",
+                                   f"whether there is {term.label}, with the body region and side "
+                                   "(history or examination)", None, "case")
 
 
 def _derived_facts(ctx: _Context) -> None:

@@ -340,3 +340,17 @@ def test_migrate_reports_a_bad_v1_file_and_writes_nothing(tmp_path: Path) -> Non
     assert "bad.yaml:6: error: requested_items[0].vists: unknown field 'vists'" in result.stderr
     assert path.read_text() == V1.replace("visits: 6", "vists: 6")
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_documented_example_is_valid_and_comes_out_as_it_says(tmp_path: Path) -> None:
+    import re
+
+    for doc in ("README.md", "docs/case-format.md"):
+        example = re.search(r"```yaml\n(schema: 2.*?)```", (ROOT / doc).read_text(), re.S)
+        assert example is not None, doc
+        path = tmp_path / "example.yaml"
+        path.write_text(example.group(1))
+        result = run_cli("validate", "--no-examples", RULES, path)
+        assert result.returncode == 0, (doc, result.stderr)
+    decided = json.loads(run_cli("evaluate", path, "--format", "json").stdout)
+    assert decided["items"][0]["decision"] == "Overturned" and decided["items"][0]["rule"] == "ACOEM04-LB-ESI"

@@ -354,3 +354,19 @@ def test_the_documented_example_is_valid_and_comes_out_as_it_says(tmp_path: Path
         assert result.returncode == 0, (doc, result.stderr)
     decided = json.loads(run_cli("evaluate", path, "--format", "json").stdout)
     assert decided["items"][0]["decision"] == "Overturned" and decided["items"][0]["rule"] == "ACOEM04-LB-ESI"
+
+
+def test_migrate_a_folder_twice_touches_only_version_1_case_files(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(V1)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.yaml").write_text(V1.replace("OLD-1", "OLD-2"))
+    rule = "kind: derivations\nid: X\ntitle: not a case\nderive: []\n"
+    (tmp_path / "sub" / "rule.yaml").write_text(rule)
+    first = run_cli("migrate", tmp_path, "--in-place")
+    assert first.returncode == 0, first.stderr
+    assert "2 migrated, 1 not a case file" in first.stderr
+    migrated = {p.name: p.read_text() for p in tmp_path.rglob("*.yaml")}
+    second = run_cli("migrate", tmp_path, "--in-place")
+    assert "2 already version 2, 1 not a case file" in second.stderr
+    assert {p.name: p.read_text() for p in tmp_path.rglob("*.yaml")} == migrated
+    assert (tmp_path / "sub" / "rule.yaml").read_text() == rule

@@ -408,13 +408,15 @@ def render_case(migration: Migration, header: list[str] | None = None) -> str:
             writer.add(f"{key}:", (key,))
             writer.block(value, (key,), 2)
     placed: dict[int, list[str]] = {}
+    unplaced: list[str] = []
     for path, text in migration.comments.items():
-        for size in range(len(path), 0, -1):
-            if path[:size] in writer.at:
-                placed.setdefault(writer.at[path[:size]], []).append(text)
-                break
+        line = next((writer.at[path[:size]] for size in range(len(path), 0, -1) if path[:size] in writer.at), None)
+        if line is None:
+            unplaced.append(f"# (version 1 comment) {text}")
+        else:
+            placed.setdefault(line, []).append(text)
     lines = [line + ("   # " + "; ".join(placed[i]) if i in placed else "") for i, line in enumerate(writer.lines)]
-    return "\n".join([*(header or []), *lines]) + "\n"
+    return "\n".join([*(header or []), *unplaced, *lines]) + "\n"
 
 
 # ---- files -----------------------------------------------------------------------------------------------

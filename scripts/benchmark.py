@@ -65,7 +65,7 @@ def bench_matching(cases: list[Case], runs: int) -> tuple[float, float]:
     prepared = []
     for case in cases:
         for item in case.requested_items:
-            ruleset = engine._ruleset(item.service.value, item.body_region.value)
+            ruleset = engine._ruleset(item.service, item.body_region)
             if ruleset is not None:
                 session = ItemSession(item)
                 prepared.append((ruleset, item, engine._base_facts(case, item, ruleset, session, {}, {})))

@@ -148,3 +148,20 @@ def test_is_a_cycle_is_refused(rules_copy: Path) -> None:
     result = run_cli("vocab", "--rules", rules_copy)
     assert result.returncode == 4
     assert "'loop_a' is its own ancestor" in result.stderr
+
+
+def test_shared_concept_derivations_cite_sections_of_the_reference() -> None:
+    import re
+
+    import pytest
+
+    from .conftest import SHARED
+
+    reference = SHARED / "guidelines" / "mtus-reference.md"
+    if not reference.exists():
+        pytest.skip("../shared/guidelines/mtus-reference.md is not beside this checkout")
+    sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)*)[.\s]", reference.read_text(), flags=re.M))
+    for name in ("internal_derangement", "radiculopathy", "failure_to_progress"):
+        sources = yaml.safe_load((RULES / "shared" / f"{name}.yaml").read_text())["sources"]
+        cited = re.findall(r"§(\d+(?:\.\d+)*)", sources)
+        assert cited and set(cited) <= sections, (name, cited)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from imr_rules.cases.model import Claim, ExpectedItem, Patient, Provenance, Recorded
 from imr_rules.cases.terms import CategoryId, ProcedureId, RegionId, ServiceId, WorkStatusId
 
 FINDING_VALUES = ("present", "absent", "not_documented")
@@ -37,18 +38,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False, frozen=True)
 
 
-class Claim(_Strict):
-    """The claim the request is made under."""
-
-    claim_number: str | None = None
-    injury_date: dt.date = Field(description="Date of the industrial injury.")
 
 
-class Patient(_Strict):
-    """The injured worker."""
-
-    age: Annotated[int, Field(ge=14, le=110)] | None = None
-    sex: Literal["male", "female"] | None = None
 
 
 class Diagnosis(_Strict):
@@ -224,50 +215,14 @@ class Clinical(_Strict):
                                       description="Documented facts the schema cannot yet express, in short own words.")
 
 
-Decision = Literal["Upheld", "Overturned"]
 
 
-class RecordedItem(_Strict):
-    """The historical IMR decision on one item, for regression."""
-
-    item: str
-    decision: Decision
-    guideline: str = Field(description="Guideline id from the registry, or free text for non-MTUS sources.")
-    section: str | None = None
-    pages: str | None = None
-    claims_administrator_guideline: str | None = Field(
-        default=None, description="Guideline the claims administrator (UR) cited, as a registry id or free text.")
 
 
-class Recorded(_Strict):
-    """A historical determination of this case."""
-
-    source: str | None = None
-    decision_date: dt.date | None = None
-    ur_denial_date: dt.date | None = None
-    application_received: dt.date | None = Field(default=None, description="Date the IMR application was received.")
-    reviewer_specialty: str | None = None
-    priority: str | None = Field(default=None, description="IMR priority, e.g. 'Standard' or 'Expedited'.")
-    items: list[RecordedItem] = Field(min_length=1)
 
 
-class ExpectedItem(_Strict):
-    """What an example case must come out as (rule fixtures)."""
-
-    item: str
-    decision: Literal["Upheld", "Overturned", "Not addressed"]
-    basis: Literal["met", "not_met", "not_documented"] | None = None
-    rule: str | None = None
 
 
-class Provenance(_Strict):
-    """Where a value of the case came from: origin, field path and a character span of the source text."""
-
-    origin: Literal["extracted"] = "extracted"
-    field: str = Field(description="Field path in the case, e.g. 'patient.age' or 'clinical.neurologic.sensory_loss'.")
-    start: Annotated[int, Field(ge=0)] = Field(description="Start offset of the span in the source text.")
-    end: Annotated[int, Field(ge=0)] = Field(description="End offset (exclusive) of the span in the source text.")
-    text: str | None = Field(default=None, description="The text of the span, for a reviewer to check.")
 
 
 class Case(_Strict):

@@ -189,8 +189,8 @@ def _course_fact(attribute: str, postsurgical_only: bool, same_service: bool = T
         services = [scope.item.service] if same_service else _active_services(scope.vocabulary)
         courses, complete = _courses(scope, services, postsurgical_only)
         if attribute == "function_response":
-            return _combined(c.function_response for c in courses or []) if courses else None, \
-                "clinical.treatment"
+            response = _combined(c.function_response for c in courses) if courses else None
+            return response, "clinical.treatment"
         return _sum_visits(courses, complete, attribute), "clinical.treatment"
     return project
 
@@ -336,10 +336,6 @@ def _categories(scope: Scope) -> tuple[Any, str]:
     return (cats or None), "diagnoses"
 
 
-def _finding_alias(concept: str) -> Projection:
-    return _finding_fact(concept)
-
-
 def _flag(value: bool) -> str:
     return "present" if value else "absent"
 
@@ -398,7 +394,7 @@ def _clinical_projections() -> dict[str, Projection]:
         "conservative_care.home_exercise_program": lambda s: (
             s.case.clinical.conservative_care.home_exercise_program, f"{c}.conservative_care.home_exercise_program"),
         "imaging.prior_same_modality": _prior_imaging,
-        "functional.deficits_documented": _finding_alias("functional_deficit"),
+        "functional.deficits_documented": _finding_fact("functional_deficit"),
         "functional.goals_documented": lambda s: (s.case.clinical.functional_goals, f"{c}.functional_goals"),
         "work.status": lambda s: (s.case.clinical.work_status, f"{c}.work_status"),
         "pain.score": lambda s: (s.case.clinical.pain_score, f"{c}.pain_score"),
@@ -408,11 +404,11 @@ def _clinical_projections() -> dict[str, Projection]:
         "medication.nsaid_in_use": _class_in_use(("nsaid",)),
         "medication.opioid_in_use": _class_in_use(("opioid",)),
         "medication.first_line_neuropathic_tried": _class_in_use(("antidepressant", "anticonvulsant")),
-        "exam.muscle_spasm": _finding_alias("muscle_spasm"),
-        "pain.neuropathic": _finding_alias("neuropathic_pain"),
-        "gi.risk_factors": _finding_alias("gi_risk_factor"),
-        "gi.dyspepsia": _finding_alias("dyspepsia"),
-        "home.homebound": _finding_alias("homebound"),
+        "exam.muscle_spasm": _finding_fact("muscle_spasm"),
+        "pain.neuropathic": _finding_fact("neuropathic_pain"),
+        "gi.risk_factors": _finding_fact("gi_risk_factor"),
+        "gi.dyspepsia": _finding_fact("dyspepsia"),
+        "home.homebound": _finding_fact("homebound"),
         "opioid.med_mg_per_day": lambda s: (s.case.clinical.opioid_monitoring.morphine_equivalent_mg_per_day,
                                             f"{c}.opioid_monitoring.morphine_equivalent_mg_per_day"),
         "imaging.region_abnormal": _region_study("imaging"),
@@ -440,9 +436,9 @@ def _projections() -> dict[str, Projection]:
         short = "activity_documented" if name == "activity_improvement_documented" else name
         table[f"opioid.{short}"] = _monitoring(name)
     for name, concept in NEURO_FACTS.items():
-        table[f"neuro.{name}"] = _finding_alias(concept)
+        table[f"neuro.{name}"] = _finding_fact(concept)
     for name in RED_FLAG_FACTS:
-        table[f"red_flag.{name}"] = _finding_alias(name)
+        table[f"red_flag.{name}"] = _finding_fact(name)
     table["surgery.authorized"] = _surgery_authorized
     return table
 

@@ -275,7 +275,7 @@ def _moved(old: PathKey, paths: dict[PathKey, PathKey]) -> PathKey:
     for size in range(len(old), 0, -1):
         prefix = old[:size]
         if prefix in paths:
-            return paths[prefix] + old[size:] if paths[prefix][-1:] != ("regions",) else paths[prefix]
+            return paths[prefix] + old[size:]
     return old
 
 

@@ -66,9 +66,9 @@ def bench_matching(engine: Evaluator, cases: list[Case], runs: int) -> tuple[flo
     prepared = []
     for case in cases:
         for item in case.requested_items:
-            ruleset = engine.knowledge_base.ruleset_for(item.service.value, item.body_region.value, case.request_date)
+            ruleset = engine.knowledge_base.ruleset_for(item.service, item.body_region, case.item_request_date(item))
             if ruleset is not None:
-                facts = project_item(case, item, ruleset.base_facts, {})
+                facts = project_item(case, item, ruleset.base_facts, {}, engine.compiled.rule_base.vocabulary)
                 prepared.append((ruleset, item, session_facts(engine.compiled, ItemSession(item), facts)))
     times = []
     for _ in range(runs):

@@ -27,7 +27,7 @@ def test_coverage_command_on_the_seeds() -> None:
 
 
 def test_coverage_reports_invalid_case_files(tmp_path: Path) -> None:
-    (tmp_path / "bad.yaml").write_text("case_id: X\n")
+    (tmp_path / "bad.yaml").write_text("schema: 2\ncase_id: X\n")
     result = run_cli("coverage", SEEDS, tmp_path)
     assert result.returncode == 3
     assert "bad.yaml:1: error: claim: required field is missing" in result.stderr

@@ -9,8 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from imr_rules.cases.model import Case
-from imr_rules.cases.reader import read_case
+from imr_rules.cases.reader import parse_case, read_case
 from imr_rules.engine.knowledge_base import evaluator
 from imr_rules.review.determination import record_id, render_document, render_pdf
 from tools.synthetic import synthetic_case
@@ -76,7 +75,7 @@ def test_record_id_depends_on_case_rules_and_engine() -> None:
     same = record_id(case, "r1", "e1")
     assert same == record_id(read_case(SEED), "r1", "e1")
     assert same != record_id(case, "r2", "e1") != record_id(case, "r1", "e2")
-    changed = Case.model_validate({**case.model_dump(mode="json"), "request_date": "2015-03-28"})
+    changed = parse_case({**case.as_data(), "request_date": "2015-03-28"})
     assert record_id(changed, "r1", "e1") != same
 
 
@@ -101,7 +100,7 @@ def test_replay_reproduces_a_record_and_reports_a_changed_rule_base(tmp_path: Pa
 def test_batch_of_a_thousand_cases_with_malformed_lines() -> None:
     rng = random.Random(7)
     lines = [json.dumps(synthetic_case(i, rng)) for i in range(1000)]
-    bad = {17: "{not json", 404: json.dumps({"case_id": "X"}), 777: "[1, 2]",
+    bad = {17: "{not json", 404: json.dumps({"schema": 2, "case_id": "X"}), 777: "[1, 2]",
            900: json.dumps({**json.loads(lines[899]), "request_date": "1999-01-01"})}
     for number, text in bad.items():
         lines[number - 1] = text

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from imr_rules.authoring.examples import example_paths
-from imr_rules.cases.model import Case
+from imr_rules.cases.reader import parse_case
 from imr_rules.engine.knowledge_base import evaluator, load_rule_base
 
 from .conftest import RULES, load
@@ -55,7 +55,7 @@ def test_moving_a_case_into_the_other_edition_changes_the_citation(topic, path: 
     days = (TARGET[target_edition] - data["request_date"]).days
     moved = shifted(data, days)
     moved.pop("expect")
-    result = evaluator(RULES).evaluate(Case.model_validate(moved))
+    result = evaluator(RULES).evaluate(parse_case(moved))
     item = next(i for i in result.items if i.item_id == item_id)
     assert item.citation is not None, item.rationale
     cited = RULE_BASE.guidelines[item.citation.guideline_id]

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from imr_rules.cases.model import Case
-from imr_rules.cases.reader import read_case
+from imr_rules.cases.facts import RED_FLAG_FACTS
+from imr_rules.cases.reader import parse_case, read_case
 from imr_rules.engine.durable_adapter import DurableEngine
 from imr_rules.engine.evaluator import Evaluator, combine
 from imr_rules.engine.knowledge_base import evaluator, load_rule_base
@@ -23,7 +23,7 @@ CHRONIC = RULES / "physical_medicine" / "chronic_pm_2009.examples" / "upheld.yam
 
 
 def evaluate(data: dict[str, Any]):  # type: ignore[no-untyped-def]
-    return evaluator(RULES).evaluate(Case.model_validate(data))
+    return evaluator(RULES).evaluate(parse_case(data))
 
 
 def test_trace_shows_a_derived_fact_produced_by_one_rule_and_consumed_by_another() -> None:
@@ -66,7 +66,7 @@ def core_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("core") / "rules"
     shutil.copytree(RULES, target)
     for folder in target.iterdir():
-        if folder.is_dir() and folder.name not in ("shared", "physical_medicine", "imaging"):
+        if folder.is_dir() and folder.name not in ("shared", "physical_medicine", "imaging", "vocabulary"):
             shutil.rmtree(folder)
     return target
 
@@ -76,7 +76,7 @@ def test_a_request_in_a_period_without_rules_says_so(core_rules: Path) -> None:
     # the period without rules is shown on cervical imaging, whose ACOEM 2004 chapter ended on 11/30/2017
     data = load(RULES / "imaging" / "cervical_xray_acoem_2004.examples" / "upheld.yaml")
     data["request_date"] = "2018-03-01"
-    item = evaluator(core_rules).evaluate(Case.model_validate(data)).items[0]
+    item = evaluator(core_rules).evaluate(parse_case(data)).items[0]
     assert item.decision == "Not addressed"
     assert item.citation is None
     assert "No rule in force on 2018-03-01 for imaging xray (cervical region)" in item.rationale
@@ -100,7 +100,7 @@ def test_a_request_after_every_period_names_the_date_not_an_unrelated_rule() -> 
 def test_a_service_without_rules_is_not_addressed(core_rules: Path) -> None:
     data = load(CHRONIC)
     data["requested_items"][0].update(service="acupuncture", description="Acupuncture x6")
-    item = evaluator(core_rules).evaluate(Case.model_validate(data)).items[0]
+    item = evaluator(core_rules).evaluate(parse_case(data)).items[0]
     assert item.decision == "Not addressed"
     assert "No rule in the rule base addresses acupuncture" in item.rationale
 
@@ -117,7 +117,8 @@ def test_not_documented_is_distinct_from_absent() -> None:
     data = load(RULES / "imaging" / "cervical_xray_acoem_2004.examples" / "upheld.yaml")
     absent = evaluate(data).items[0]
     undocumented = copy.deepcopy(data)
-    del undocumented["clinical"]["red_flags"]
+    undocumented["clinical"]["findings"] = [f for f in undocumented["clinical"]["findings"]
+                                            if f["concept"] not in RED_FLAG_FACTS]
     unknown = evaluate(undocumented).items[0]
     assert (absent.decision, absent.basis) == ("Upheld", "not_met")
     assert (unknown.decision, unknown.basis) == ("Upheld", "not_documented")
@@ -185,9 +186,13 @@ def test_compiled_rulesets_never_negate() -> None:
 def test_exported_case_schema_is_current() -> None:
     import json
 
+    from imr_rules.cases.schema import case_schema
+    from imr_rules.cases.vocabulary import vocabulary_of
+
     from .conftest import ROOT
+
     exported = json.loads((ROOT / "docs" / "case.schema.json").read_text())
-    assert exported == Case.model_json_schema(), "run: imr-rules schema > docs/case.schema.json"
+    assert exported == case_schema(vocabulary_of()), "run: imr-rules schema > docs/case.schema.json"
 
 
 def test_the_statutory_cap_applies_even_within_the_crps_allowance() -> None:
@@ -221,7 +226,7 @@ def test_two_conditions_on_one_fact_fire_together() -> None:
 
 def test_an_either_or_criterion_already_met_asks_for_nothing_under_it() -> None:
     data = load(RULES / "physical_medicine" / "chronic_pm_2009.examples" / "not_documented.yaml")
-    data["clinical"]["prior_treatment"] = []          # first course: the any_of is met by its first branch
+    data["clinical"]["treatment"] = {"history_complete": True}   # first course: the any_of is met by its first branch
     data["requested_items"][0].update(frequency_per_week=3, duration_weeks=5)   # 15 > 10: Upheld, not met
     item = evaluate(data).items[0]
     assert item.decision == "Upheld"

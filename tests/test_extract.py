@@ -58,9 +58,11 @@ def _letter(tmp_path: Path, summary: str, issues: str = ISSUES, name: str = "let
 
 
 def _case(tmp_path: Path, summary: str) -> dict[str, object]:
+    """The facts extracted, in the version 1 layout intake gathers them in (the v2 case is checked elsewhere)."""
     result = extract_letter(_letter(tmp_path, summary))
-    assert result.case is not None, [d.render() for d in result.problems]
-    return case_document(result.case)
+    assert result.case is not None and result.legacy is not None, [d.render() for d in result.problems]
+    data: dict[str, object] = result.legacy.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    return data
 
 
 def test_header_items_and_citations(tmp_path: Path) -> None:
@@ -208,8 +210,8 @@ def test_visits_certified_when_review_modified_the_request(tmp_path: Path) -> No
     summary = ("On 01/02/2017 the utilization review modified the request. Physical therapy for 8 sessions "
                "for the lumbar spine was the original request.")
     result = extract_letter(_letter(tmp_path, summary, issues))
-    assert result.case is not None and result.case.clinical.prior_treatment is not None
-    [certified] = result.case.clinical.prior_treatment
+    assert result.legacy is not None and result.legacy.clinical.prior_treatment is not None
+    [certified] = result.legacy.clinical.prior_treatment
     assert (certified.type, certified.visits_authorized, certified.visits_completed) == ("physical_therapy", 6, None)
 
 
@@ -235,9 +237,9 @@ def test_diagnoses_imaging_surgery_and_provenance(tmp_path: Path) -> None:
                "12/01/2016 revealed a disc protrusion. She is status post lumbar fusion on 05/01/2015.")
     path = _letter(tmp_path, summary)
     result = extract_letter(path)
-    assert result.case is not None
-    case = result.case
-    assert [(d.description, d.category, d.body_region) for d in case.diagnoses] == [
+    assert result.case is not None and result.legacy is not None
+    case = result.legacy
+    assert [(d.description, d.category, d.region) for d in result.case.diagnoses] == [
         ("lumbar disc herniation", "disc_disorder", "lumbar"), ("right knee sprain", "sprain_strain", "knee")]
     assert case.clinical.imaging is not None and case.clinical.imaging[0].modality == "mri"
     assert case.clinical.imaging[0].abnormal == "present"
@@ -359,8 +361,8 @@ def test_visits_certified_as_stated_when_review_modified_the_request(tmp_path: P
                             "Physical therapy 2 sessions for the lumbar spine")
     summary = "The request was modified by utilization review allowing 4 sessions of physical therapy."
     result = extract_letter(_letter(tmp_path, summary, issues))
-    assert result.case is not None and result.case.clinical.prior_treatment is not None
-    assert [(p.type, p.visits_authorized) for p in result.case.clinical.prior_treatment] == [("physical_therapy", 4)]
+    assert result.legacy is not None and result.legacy.clinical.prior_treatment is not None
+    assert [(p.type, p.visits_authorized) for p in result.legacy.clinical.prior_treatment] == [("physical_therapy", 4)]
 
 
 @pytest.mark.parametrize(("title", "expected"), [

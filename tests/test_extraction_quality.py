@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from imr_rules.cases.model import Case
-from imr_rules.cases.vocabulary import BodyRegion, Service
+from imr_rules.cases.v1 import Case
 from imr_rules.intake.letters import LetterItem, Span
+from imr_rules.intake.terms import BodyRegion, Service
 from tools.extraction_quality import (
     FACTS,
     NOT_DOCUMENTED,
@@ -373,20 +373,21 @@ def test_dev_letters_dates_are_read_from_the_header(dev_report: QualityReport) -
 
 
 def test_extraction_against_a_hand_made_case_counts_facts_in_either() -> None:
-    from imr_rules.cases.model import Case
+    from imr_rules.cases.reader import parse_case
     from tools.extraction_vs_cases import score_pair
 
-    def case(clinical: dict[str, object]) -> Case:
-        return Case.model_validate({"case_id": "X", "claim": {"injury_date": "2016-01-04"},
-                                    "request_date": "2016-12-01", "clinical": clinical,
-                                    "requested_items": [{"id": "1", "description": "naproxen", "service": "nsaid",
-                                                         "body_region": "systemic"}]})
+    def case(clinical: dict[str, object]) -> Any:
+        return parse_case({"schema": 2, "case_id": "X", "claim": {"injury_date": "2016-01-04"},
+                           "request_date": "2016-12-01", "clinical": clinical,
+                           "requested_items": [{"id": "1", "description": "naproxen", "service": "nsaid",
+                                                "regions": ["systemic"]}]})
 
     extracted = case({"medications": [{"name": "Norco", "drug_class": "opioid"}],
-                      "neurologic": {"sensory_loss": "present"}, "work_status": "full_duty"})
+                      "findings": [{"concept": "sensory_loss", "status": "present", "region": "lumbar"}],
+                      "work_status": "full_duty"})
     hand_made = case({"medications": [{"name": "Norco", "drug_class": "opioid"},
                                       {"name": "Soma", "drug_class": "muscle_relaxant"}],
-                      "neurologic": {"sensory_loss": "absent"}})
+                      "findings": [{"concept": "sensory_loss", "status": "absent", "region": "unknown"}]})
     tallies: dict[str, Tally] = {}
     score_pair(tallies, extracted, hand_made)
     meds = tallies["medications (drug classes in use)"]

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from imr_rules.cases.model import Case
-from imr_rules.cases.reader import read_case
+from imr_rules.cases.reader import parse_case, read_case
 from imr_rules.engine.knowledge_base import evaluator
 
 from .conftest import RULES, SEEDS, load, run_cli
@@ -25,7 +24,7 @@ def _pages(text: str) -> set[int]:
 
 
 def _evaluate(data: dict[str, Any]):  # type: ignore[no-untyped-def]
-    return evaluator(RULES).evaluate(Case.model_validate(data))
+    return evaluator(RULES).evaluate(parse_case(data))
 
 
 @pytest.mark.parametrize("path", SEED_FILES, ids=lambda p: p.stem)
@@ -61,7 +60,7 @@ def test_postsurgical_seed_flips_when_the_course_is_the_first_one_within_the_per
     data = load(SEEDS / "seed-000-cervical-fusion.yaml")
     changed = copy.deepcopy(data)
     changed["clinical"]["surgeries"][0]["date"] = "2015-01-20"          # two months before the request
-    changed["clinical"]["prior_treatment"] = []                           # no course authorized yet
+    changed["clinical"]["treatment"] = {"history_complete": True}         # no course authorized yet
     changed["requested_items"][0]["duration_weeks"] = 4                   # 3x4 = 12 = the initial course
     item = _evaluate(changed).items[0]
     assert item.decision == "Overturned"
@@ -83,7 +82,8 @@ def test_unused_authorized_visits_alone_keep_the_postsurgical_seed_upheld() -> N
 def test_xray_seed_flips_with_a_red_flag() -> None:
     data = load(SEEDS / "seed-000-cervical-fusion.yaml")
     changed = copy.deepcopy(data)
-    changed["clinical"]["red_flags"]["suspected_fracture_or_dislocation"] = "present"
+    changed["clinical"]["findings"].append(
+        {"concept": "suspected_fracture_or_dislocation", "status": "present", "region": "cervical"})
     item = _evaluate(changed).items[1]
     assert item.decision == "Overturned"
     assert "A red flag for serious pathology is documented." in item.rationale
@@ -100,7 +100,7 @@ def test_xray_seed_lists_the_missing_red_flag_history() -> None:
 def test_chronic_pt_seed_flips_with_improvement_and_visits_within_the_allowance() -> None:
     data = load(SEEDS / "seed-001-lumbar-pt.yaml")
     changed = copy.deepcopy(data)
-    changed["clinical"]["prior_treatment"][0].update(visits_completed=6, functional_improvement="present")
+    changed["clinical"]["treatment"]["courses"][0].update(visits_completed=6, function_response="present")
     changed["requested_items"][0]["duration_weeks"] = 2                   # 6 + 2x2 = 10 visits
     item = _evaluate(changed).items[0]
     assert item.decision == "Overturned"

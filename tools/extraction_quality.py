@@ -35,10 +35,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from imr_rules.cases.model import Case, Clinical
-from imr_rules.cases.vocabulary import BodyRegion, Service
+from imr_rules.cases.v1 import Case, Clinical
 from imr_rules.intake.extract import Extraction, extract_letter
 from imr_rules.intake.letters import LetterItem
+from imr_rules.intake.terms import BodyRegion, Service
 from imr_rules.regression.runner import BinaryCounts
 
 Outcome = Literal["tp", "fp", "fn", "tn", "wrong", "skip"]
@@ -517,7 +517,7 @@ FACTS: tuple[FactSpec, ...] = (
     FactSpec("radicular_symptoms", ("radicular_symptoms",), "bool",
              _finding_of(lambda cl: cl.neurologic.radicular_symptoms), "clinical.neurologic.radicular_symptoms"),
     FactSpec("work_status", ("work_status",), "work_status",
-             lambda c: c.clinical.work_status.value if c.clinical.work_status else None, "clinical.work_status"),
+             lambda c: c.clinical.work_status if c.clinical.work_status else None, "clinical.work_status"),
     FactSpec("weeks_since_injury", ("weeks_since_injury",), "weeks", _weeks_since_injury,
              "request_date - claim.injury_date (±2 weeks or ±15%)"),
     FactSpec("surgery_planned",
@@ -787,7 +787,7 @@ def _date(value: Any) -> dt.date | None:
 
 
 def _letter_level(report: QualityReport, stem: str, gold: dict[str, Any], extraction: Extraction) -> None:
-    case = extraction.case
+    case = extraction.legacy
     header = extraction.letter.header if extraction.letter is not None else None
 
     def score(name: str, gold_value: Any, extracted: Any, matches: Callable[[Any, Any], bool] = _equal,
@@ -823,7 +823,7 @@ def _letter_level(report: QualityReport, stem: str, gold: dict[str, Any], extrac
 
 def _item_level(report: QualityReport, stem: str, gold: Sequence[GoldItem], extraction: Extraction) -> None:
     items = extraction.letter.items if extraction.letter is not None else []
-    case = extraction.case
+    case = extraction.legacy
     recorded = case.recorded.items if case is not None and case.recorded is not None else []
     requested = case.requested_items if case is not None else []
     report.fields["items_found"].record(judge(len(gold), len(items) if extraction.letter else None, _equal),
@@ -928,7 +928,7 @@ def score_letter(report: QualityReport, stem: str, gold: Sequence[GoldItem], ext
         report.alignment.append(AlignmentIssue(stem, None, f"letter not read; {len(gold)} items annotated"))
     _letter_level(report, stem, gold[0].row, extraction)
     _item_level(report, stem, gold, extraction)
-    _facts(report, stem, gold, extraction.case)
+    _facts(report, stem, gold, extraction.legacy)
 
 
 def letter_files(letters: Path, pdf: bool = False) -> dict[str, Path]:

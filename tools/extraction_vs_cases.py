@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 
-from imr_rules.cases.model import Case, Clinical
+from imr_rules.cases import v1
+from imr_rules.cases.migrate import NEUROLOGIC
+from imr_rules.cases.model import Case, Clinical, TreatmentCourse
 from imr_rules.cases.reader import read_case
 from imr_rules.common.diagnostics import InputError
 from imr_rules.intake.extract import Extraction, extract_letter
@@ -22,53 +24,69 @@ from tools.extraction_quality import Tally
 
 
 def _findings(prefix: str, block: object) -> set[Hashable]:
-    """(name, value) of every documented finding of a block (fields that are not 'not_documented')."""
+    """(name, value) of every documented fact of a block (fields that are present or absent)."""
     values = vars(block) if block is not None else {}
     return {(f"{prefix}{name}", value) for name, value in values.items()
             if isinstance(value, str) and value in ("present", "absent")}
 
 
+def _concepts(clinical: Clinical, concepts: Iterable[str]) -> set[Hashable] | None:
+    """(concept, status) of the findings of these concepts, whatever their region."""
+    wanted = set(concepts)
+    return {(f.concept, f.status) for f in clinical.findings if f.concept in wanted} or None
+
+
 def _medication_classes(clinical: Clinical) -> set[Hashable] | None:
     if clinical.medications is None:
         return None
-    return {m.drug_class.value for m in clinical.medications if m.drug_class is not None}
+    return {m.drug_class for m in clinical.medications if m.drug_class is not None}
+
+
+def _courses(clinical: Clinical) -> list[TreatmentCourse] | None:
+    return None if clinical.treatment is None else clinical.treatment.courses
 
 
 def _treatment_types(clinical: Clinical) -> set[Hashable] | None:
-    if clinical.prior_treatment is None:
-        return None
-    return {p.type.value for p in clinical.prior_treatment if p.visits_authorized is None}
+    courses = _courses(clinical)
+    return None if courses is None else {c.modality for c in courses if c.visits_authorized is None}
 
 
 def _visits_completed(clinical: Clinical) -> set[Hashable] | None:
-    if clinical.prior_treatment is None:
-        return None
-    return {(p.type.value, p.visits_completed) for p in clinical.prior_treatment if p.visits_completed is not None}
+    courses = _courses(clinical)
+    return None if courses is None else {(c.modality, c.visits_completed) for c in courses
+                                         if c.visits_completed is not None}
 
 
 def _visits_authorized(clinical: Clinical) -> set[Hashable] | None:
-    if clinical.prior_treatment is None:
-        return None
-    return {(p.type.value, p.visits_authorized) for p in clinical.prior_treatment if p.visits_authorized is not None}
+    courses = _courses(clinical)
+    return None if courses is None else {(c.modality, c.visits_authorized) for c in courses
+                                         if c.visits_authorized is not None}
 
 
 def _surgeries(clinical: Clinical) -> set[Hashable] | None:
     if clinical.surgeries is None:
         return None
-    return {(s.body_region.value, s.date) for s in clinical.surgeries}
+    return {(s.region, s.date) for s in clinical.surgeries}
 
 
 def _studies(clinical: Clinical) -> set[Hashable] | None:
     if clinical.imaging is None and clinical.electrodiagnostics is None:
         return None
-    found: set[Hashable] = {(s.modality, s.body_region.value) for s in clinical.imaging or []}
-    return found | {("edx", s.body_region.value) for s in clinical.electrodiagnostics or []}
+    found: set[Hashable] = {(s.kind, s.region) for s in clinical.imaging or []}
+    return found | {("edx", s.region) for s in clinical.electrodiagnostics or []}
+
+
+def _functional(clinical: Clinical) -> set[Hashable] | None:
+    found: set[Hashable] = set(_concepts(clinical, ["functional_deficit"]) or set())
+    if clinical.functional_goals is not None:
+        found.add(("functional_goals", clinical.functional_goals))
+    return found or None
 
 
 def _scalar(getter: Callable[[Clinical], object]) -> Callable[[Clinical], set[Hashable] | None]:
     def facts(clinical: Clinical) -> set[Hashable] | None:
         value = getter(clinical)
-        return None if value is None or value == "not_documented" else {value}
+        return None if value is None else {value}
     return facts
 
 
@@ -80,14 +98,14 @@ FIELDS: dict[str, Callable[[Clinical], set[Hashable] | None]] = {
     "visits certified by UR (type, count)": _visits_authorized,
     "surgeries (region, date)": _surgeries,
     "imaging and electrodiagnostics (kind, region)": _studies,
-    "neurologic findings": lambda c: _findings("", c.neurologic) or None,
-    "red flags": lambda c: _findings("", c.red_flags) or None,
+    "neurologic findings": lambda c: _concepts(c, NEUROLOGIC.values()),
+    "red flags": lambda c: _concepts(c, v1.RedFlags.model_fields),
     "conservative care (failed, home exercise)": lambda c: _findings("", c.conservative_care) or None,
-    "functional status (deficits, goals)": lambda c: _findings("", c.functional_status) or None,
+    "functional status (deficits, goals)": _functional,
     "opioid monitoring": lambda c: _findings("", c.opioid_monitoring) or None,
     "surgery planned": _scalar(lambda c: c.surgery_planned),
-    "muscle spasm": _scalar(lambda c: c.muscle_spasm),
-    "work status": _scalar(lambda c: c.work_status.value if c.work_status else None),
+    "muscle spasm": lambda c: _concepts(c, ["muscle_spasm"]),
+    "work status": _scalar(lambda c: c.work_status),
     "pain score": _scalar(lambda c: None if c.pain_score is None else round(c.pain_score)),
 }
 

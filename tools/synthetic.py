@@ -1,4 +1,4 @@
-"""Generated cases for benchmarks and batch tests: random but valid, with recorded outcomes."""
+"""Generated cases (case format 2) for benchmarks and batch tests: random but valid, with recorded outcomes."""
 
 from __future__ import annotations
 
@@ -27,23 +27,25 @@ def synthetic_case(index: int, rng: random.Random) -> dict[str, Any]:
     for number in range(rng.randint(1, 3)):
         service, regions = rng.choice(SERVICES)
         item: dict[str, Any] = {"id": str(number + 1), "description": f"{service} request",
-                                "service": service, "body_region": rng.choice(regions)}
+                                "service": service, "regions": [rng.choice(regions)]}
         if service in ("physical_therapy", "occupational_therapy", "chiropractic", "acupuncture"):
             item.update(frequency_per_week=rng.randint(1, 3), duration_weeks=rng.randint(2, 6))
         items.append(item)
     clinical: dict[str, Any] = {
         "surgeries": [] if rng.random() < 0.7 else [
             {"procedure": rng.choice(["lumbar_fusion", "knee_meniscectomy", "cervical_fusion"]),
-             "body_region": rng.choice(["lumbar", "knee", "cervical"]), "date": injury}],
-        "prior_treatment": [{"type": items[0]["service"], "visits_completed": rng.randint(0, 24),
-                             "functional_improvement": rng.choice(["present", "absent", "not_documented"])}],
+             "region": rng.choice(["lumbar", "knee", "cervical"]), "date": injury}],
+        "treatment": {"history_complete": rng.random() < 0.5, "courses": [
+            {"modality": items[0]["service"], "visits_completed": rng.randint(0, 24),
+             **({} if (response := _finding(rng)) is None else {"function_response": response})}]},
         "conservative_care": {"weeks": rng.randint(0, 20)},
     }
-    for block, names in (("neurologic", ["focal_deficit", "radicular_symptoms"]),
-                         ("red_flags", ["significant_trauma", "suspected_tumor", "myelopathy"])):
-        values = {name: _finding(rng) for name in names}
-        clinical[block] = {k: v for k, v in values.items() if v}
-    return {"case_id": f"SYN-{index:05d}", "claim": {"injury_date": injury}, "request_date": request,
+    region = items[0]["regions"][0]
+    clinical["findings"] = [
+        {"concept": concept, "status": status, "region": rng.choice([region, "lumbar", "unknown"])}
+        for concept in ("focal_neurologic_deficit", "radicular_symptoms", "significant_trauma", "suspected_tumor",
+                        "myelopathy") if (status := _finding(rng)) is not None]
+    return {"schema": 2, "case_id": f"SYN-{index:05d}", "claim": {"injury_date": injury}, "request_date": request,
             "diagnoses": [{"description": "synthetic", "category": rng.choice(["myalgia_myositis", "crps", "other"])}],
             "requested_items": items, "clinical": clinical,
             "recorded": {"items": [{"item": i["id"], "decision": "Upheld", "guideline": "cpmtg_2016"} for i in items]}}

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from imr_rules import __version__
 from imr_rules.cases.model import Case
 from imr_rules.cases.reader import read_case
+from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.common.model_errors import translate
 from imr_rules.common.outputs import OutputError, check_target, write_atomic
@@ -116,7 +117,7 @@ def evaluate(
         failed = evaluate_stream(sys.stdin.buffer, sys.stdout, rule_base_evaluator)
         raise typer.Exit(EXIT_BAD_CASE if failed else EXIT_OK)
     try:
-        case = read_case(case_file)
+        case = read_case(case_file, vocabulary=rule_base_evaluator.compiled.rule_base.vocabulary)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_CASE, "case not evaluated") from None
     try:
@@ -184,7 +185,7 @@ def explain(
 
     engine = _evaluator_or_exit(rules)
     try:
-        case = read_case(case_file)
+        case = read_case(case_file, vocabulary=engine.compiled.rule_base.vocabulary)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_CASE, "case not explained") from None
     if item is not None and item not in {i.id for i in case.requested_items}:
@@ -465,6 +466,45 @@ def extract(
         raise typer.Exit(EXIT_BAD_CASE if failed or same_case else EXIT_OUTPUT)
 
 
+@app.command()
+def migrate(
+    paths: Annotated[list[Path], typer.Argument(help="Version 1 case files, or folders searched for them.",
+                                                show_default=False)],
+    in_place: Annotated[bool, typer.Option("--in-place", help="Rewrite each file (atomically) instead of "
+                                                              "printing the version 2 case.")] = False,
+    rules: RulesOption = None,
+) -> None:
+    """Convert version 1 case files to version 2; files already at version 2 are left alone."""
+    from imr_rules.cases.migrate import case_paths, migrate_file, write_atomically
+
+    vocabulary = _vocabulary_or_exit(rules)
+    counts: dict[str, int] = {}
+    unknown_region: list[str] = []
+    failed = False
+    for path in case_paths(paths):
+        outcome = migrate_file(path, vocabulary)
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        _print_diagnostics(outcome.problems)
+        failed = failed or outcome.status == "error"
+        for warning in outcome.warnings:
+            typer.echo(f"{path}: warning: {warning}", err=True)
+        if any("region set to 'unknown'" in w for w in outcome.warnings):
+            unknown_region.append(str(path))
+        if outcome.text is None:
+            continue
+        if in_place:
+            write_atomically(path, outcome.text)
+        else:
+            typer.echo(f"--- # {path}\n{outcome.text}", nl=False)
+    if unknown_region:
+        typer.echo(f"{len(unknown_region)} file(s) with findings of region 'unknown' (set them from the record):\n  "
+                   + "\n  ".join(unknown_region), err=True)
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "no files"
+    typer.echo(f"migrate: {summary}", err=True)
+    if failed:
+        raise typer.Exit(EXIT_BAD_CASE)
+
+
 rules_app = typer.Typer(no_args_is_help=True, help="Inspect the rule base.")
 app.add_typer(rules_app, name="rules")
 
@@ -544,9 +584,35 @@ def rules_limits(rules: RulesOption = None) -> None:
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of the case format (for editors)."""
-    typer.echo(json.dumps(Case.model_json_schema(), indent=2))
+def schema(rules: RulesOption = None) -> None:
+    """Print the JSON Schema of the case format (for editors), with the terms of the rule base's vocabulary."""
+    from imr_rules.cases.schema import case_schema
+
+    typer.echo(json.dumps(case_schema(_vocabulary_or_exit(rules)), indent=2, ensure_ascii=False))
+
+
+def _vocabulary_or_exit(rules: Path | None) -> Vocabulary:
+    try:
+        return vocabulary_of(rules)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "vocabulary not usable") from None
+
+
+@app.command()
+def vocab(
+    kind: Annotated[str | None, typer.Argument(help="One vocabulary: services, body_regions, concepts, ...",
+                                               show_default=False)] = None,
+    search: Annotated[str | None, typer.Option("--search", "-s", help="Terms whose id, label or synonym "
+                                                                      "contains this text.")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """List the vocabularies of the rule base (services, regions, clinical concepts...) or search them."""
+    from imr_rules.cases.vocabulary import KINDS, render_vocabulary
+
+    if kind is not None and kind not in KINDS:
+        typer.echo(f"error: unknown vocabulary '{kind}'; one of: {', '.join(KINDS)}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    typer.echo(render_vocabulary(_vocabulary_or_exit(rules), kind, search), nl=False)
 
 
 @app.command()

@@ -41,7 +41,7 @@ def load_examples(rule_base: RuleBase) -> tuple[list[Example], list[Diagnostic]]
         covered: set[tuple[str, str | None]] = set()
         for path in example_paths(topic):
             try:
-                case = read_case(path)
+                case = read_case(path, vocabulary=rule_base.vocabulary)
             except InputError as exc:
                 problems.extend(exc.diagnostics)
                 continue

@@ -1,22 +1,33 @@
-"""Project a case onto one requested item: the base facts a rule may read, each three-valued.
+"""Project a case onto one requested item: the base facts a rule may read, each three-valued, region-scoped.
 
-The names and wording live in ``rules/facts.yaml``; this module computes the values. The loader checks
-that the two agree, so a rule can never read a fact no case provides.
+The names and wording of the fixed facts live in ``rules/facts.yaml``; the ``finding.<concept>`` facts are
+generated from the clinical vocabulary. This module computes the values, for the item's own regions:
+
+- a finding counts for an item when its region is the item's region, lies within it or contains it
+  (knee and lower_extremity); a neurologic (territorial) finding also counts across a spinal region and
+  the limb its roots serve (leg numbness for a lumbar request); a finding of another region never counts;
+- a finding of a concept counts for every concept it is a kind of (a McMurray test is an internal
+  derangement sign); an absent finding of a concept makes its kinds absent too (no neurologic deficit
+  means no sensory loss);
+- a therapy the treatment history does not list is not documented, unless the history says it is complete.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from imr_rules.cases.model import Case, Finding, Medication, PriorTreatment, RequestedItem
+from imr_rules.cases.model import Case, Finding, Medication, RequestedItem, TreatmentCourse, date_middle
+from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
 
 DAYS_PER_MONTH = 30.4375
+FINDING_PREFIX = "finding."
 
 _MODALITY = {"imaging_xray": "xray", "imaging_mri": "mri", "imaging_ct": "ct"}
+_ACTIVE_GROUPS = ("active_therapy", "manual_therapy")
 
 
 @dataclass(frozen=True)
@@ -33,122 +44,204 @@ class FactValue:
         return self.value is not None and self.value != "not_documented"
 
 
-Projection = Callable[[Case, RequestedItem], tuple[Any, str]]
+@dataclass(frozen=True)
+class Scope:
+    """What one projection needs: the case, the item, the vocabulary, the decisions made on other items."""
+
+    case: Case
+    item: RequestedItem
+    vocabulary: Vocabulary
+    decisions: dict[str, str]
+
+    def region_matches(self, region: str | None, territorial: bool = False, finding: bool = False) -> bool:
+        """True when something documented for ``region`` belongs to the item's regions.
+
+        ``finding``: a finding of no stated region (or of a region the record does not name) is read for
+        every region, as is any finding for a whole-person item. Other records (courses, surgeries,
+        studies) count only for the same region, or one within or around it.
+        """
+        vocabulary = self.vocabulary
+        if region is None:
+            return True
+        if finding and (vocabulary.region_scope_any(region)
+                        or any(vocabulary.region_scope_any(r) for r in self.item.regions)):
+            return True
+        up = vocabulary.regions_up(region)
+        for wanted in self.item.regions:
+            if wanted in up or region in vocabulary.regions_up(wanted):
+                return True
+            if territorial and _across_territory(vocabulary, wanted, up):
+                return True
+        return False
+
+    def side_matches(self, side: str | None) -> bool:
+        """False only when both sides are stated, neither is bilateral, and they differ."""
+        wanted = self.item.side
+        return side is None or wanted is None or "bilateral" in (side, wanted) or side == wanted
 
 
-def _finding(value: Finding) -> str | None:
-    return None if value == "not_documented" else value
+def _across_territory(vocabulary: Vocabulary, wanted: str, finding_up: frozenset[str]) -> bool:
+    limb = vocabulary.territory_of(wanted)
+    if limb is not None and limb in finding_up:
+        return True  # item on a spinal region, finding in the limb its roots serve
+    wanted_up = vocabulary.regions_up(wanted)
+    return any(term.territory in wanted_up and term.id in finding_up
+               for term in vocabulary.terms["body_regions"].values() if term.territory)
+
+
+Projection = Callable[[Scope], tuple[Any, str]]
 
 
 def _months_between(earlier: dt.date, later: dt.date) -> float:
     return round((later - earlier).days / DAYS_PER_MONTH, 1)
 
 
-def _matching_prior(case: Case, item: RequestedItem, postsurgical_only: bool) -> list[PriorTreatment] | None:
-    entries = case.clinical.prior_treatment
-    if entries is None:
-        return None
-    return [p for p in entries
-            if p.type == item.service
-            and (p.body_region is None or p.body_region == item.body_region)
-            and (not postsurgical_only or (p.phase is not None and p.phase.value == "postsurgical"))]
+# ---- findings ------------------------------------------------------------------------------------------
+
+def _finding_counts(scope: Scope, finding: Finding) -> bool:
+    concept = scope.vocabulary.term("concepts", finding.concept)
+    region = finding.region
+    if region is None and finding.root is not None:
+        region = scope.vocabulary.region_of_root(finding.root)
+    return scope.region_matches(region, territorial=concept.territorial, finding=True) and \
+        scope.side_matches(finding.side)
 
 
-def _sum_visits(entries: list[PriorTreatment] | None, attribute: str) -> int | None:
-    if entries is None:
+def finding_state(scope: Scope, concept: str) -> tuple[str | None, list[int]]:
+    """present / absent / None for ``concept`` at the item, and the findings that decided it.
+
+    Present when a finding of the concept or of a kind of it is present; absent when a finding of the
+    concept or of a concept it is a kind of is absent, and none is present.
+    """
+    up = scope.vocabulary.concepts_up
+    present: list[int] = []
+    absent: list[int] = []
+    for index, finding in enumerate(scope.case.clinical.findings):
+        if finding.status == "present" and concept in up(finding.concept) and _finding_counts(scope, finding):
+            present.append(index)
+        elif finding.status == "absent" and finding.concept in up(concept) and _finding_counts(scope, finding):
+            absent.append(index)
+    if present:
+        return "present", present
+    if absent:
+        return "absent", absent
+    return None, []
+
+
+def _finding_fact(concept: str) -> Projection:
+    def project(scope: Scope) -> tuple[Any, str]:
+        value, indices = finding_state(scope, concept)
+        where = ", ".join(f"[{i}]" for i in indices)
+        return value, f"clinical.findings{where}" if indices else f"clinical.findings ({concept})"
+    return project
+
+
+_ROOT_SENSORY = "sensory_loss"
+_ROOT_MOTOR = ("motor_weakness", "reflex_change")
+
+
+def _root_concordance(scope: Scope) -> tuple[Any, str]:
+    """Whether sensory and motor-or-reflex findings present at the item share a root (where roots are stated)."""
+    up = scope.vocabulary.concepts_up
+    present = [f for f in scope.case.clinical.findings if f.status == "present" and _finding_counts(scope, f)]
+    sensory = [f for f in present if _ROOT_SENSORY in up(f.concept)]
+    motor = [f for f in present if any(c in up(f.concept) for c in _ROOT_MOTOR)]
+    source = "clinical.findings (roots)"
+    if not sensory or not motor or any(f.root is None for f in (*sensory, *motor)):
+        return None, source
+    shared = {f.root for f in sensory} & {f.root for f in motor}
+    return ("present" if shared else "absent"), source
+
+
+# ---- treatment history ---------------------------------------------------------------------------------
+
+def _courses(scope: Scope, services: Sequence[str], postsurgical_only: bool) -> tuple[list[TreatmentCourse] | None,
+                                                                                       bool]:
+    """The courses of these services for the item's regions, and whether the history is complete."""
+    history = scope.case.clinical.treatment
+    if history is None:
+        return None, False
+    found = [c for c in history.courses
+             if c.modality in services and scope.region_matches(c.region) and scope.side_matches(c.side)
+             and (not postsurgical_only or c.phase == "postsurgical")]
+    return found, history.history_complete
+
+
+def _sum_visits(courses: list[TreatmentCourse] | None, complete: bool, attribute: str) -> int | None:
+    if courses is None or (not courses and not complete):
         return None
-    values: list[int | None] = [getattr(entry, attribute) for entry in entries]
+    values: list[int | None] = [getattr(course, attribute) for course in courses]
     counts = [v for v in values if v is not None]
     return sum(counts) if len(counts) == len(values) else None
 
 
-def _combined_response(entries: list[PriorTreatment] | None) -> str | None:
-    if not entries:
-        return None
-    states = {entry.functional_improvement for entry in entries}
-    if "present" in states:
+def _combined(states: Iterable[str | None]) -> str | None:
+    seen = set(states)
+    if "present" in seen:
         return "present"
-    if states == {"absent"}:
+    if seen == {"absent"}:
         return "absent"
     return None
 
 
-def _surgery_on_region(case: Case, item: RequestedItem) -> Any:
-    surgeries = case.clinical.surgeries
-    if surgeries is None:
-        return None
-    on_region = [s for s in surgeries if s.body_region == item.body_region]
-    return max(on_region, key=lambda s: s.date) if on_region else False
-
-
-def _surgery_fact(case: Case, item: RequestedItem, what: str) -> tuple[Any, str]:
-    surgery = _surgery_on_region(case, item)
-    source = "clinical.surgeries"
-    if what == "on_region":
-        return (None if surgery is None else ("present" if surgery else "absent")), source
-    if not surgery:
-        return None, source
-    if what == "procedure":
-        return surgery.procedure.value, source
-    return _months_between(surgery.date, case.request_date), source
-
-
-def _prior_imaging(case: Case, item: RequestedItem) -> tuple[Any, str]:
-    studies = case.clinical.imaging
-    modality = _MODALITY.get(item.service.value)
-    if studies is None or modality is None:
-        return None, "clinical.imaging"
-    same = [s for s in studies if s.modality == modality and s.body_region == item.body_region]
-    return ("present" if same else "absent"), "clinical.imaging"
-
-
-def _same_class(case: Case, item: RequestedItem) -> list[Medication] | None:
-    meds = case.clinical.medications
-    if meds is None:
-        return None
-    return [m for m in meds if m.drug_class == item.service]
-
-
-def _class_in_use(classes: tuple[str, ...]) -> Projection:
-    def project(case: Case, item: RequestedItem) -> tuple[Any, str]:
-        meds = case.clinical.medications
-        if meds is None:
-            return None, "clinical.medications"
-        found = any(m.drug_class is not None and m.drug_class.value in classes for m in meds)
-        return ("present" if found else "absent"), "clinical.medications"
+def _course_fact(attribute: str, postsurgical_only: bool, same_service: bool = True) -> Projection:
+    def project(scope: Scope) -> tuple[Any, str]:
+        services = [scope.item.service] if same_service else _active_services(scope.vocabulary)
+        courses, complete = _courses(scope, services, postsurgical_only)
+        if attribute == "function_response":
+            response = _combined(c.function_response for c in courses) if courses else None
+            return response, "clinical.treatment"
+        return _sum_visits(courses, complete, attribute), "clinical.treatment"
     return project
 
 
-def _same_class_in_use(case: Case, item: RequestedItem) -> tuple[Any, str]:
-    same = _same_class(case, item)
-    return (None if same is None else ("present" if same else "absent")), "clinical.medications"
+def _active_services(vocabulary: Vocabulary) -> list[str]:
+    return [t.id for t in vocabulary.terms["services"].values() if t.group in _ACTIVE_GROUPS]
 
 
-def _same_class_weeks(case: Case, item: RequestedItem) -> tuple[Any, str]:
-    same = _same_class(case, item)
-    if same is None:
-        return None, "clinical.medications"
-    if not same:
-        return 0, "clinical.medications"
-    starts = [m.start_date for m in same if m.start_date is not None]
-    if not starts:
-        return None, "clinical.medications"
-    return (case.request_date - min(starts)).days // 7, "clinical.medications"
+# ---- surgeries, studies, medications ---------------------------------------------------------------------
+
+def _surgery_fact(what: str) -> Projection:
+    def project(scope: Scope) -> tuple[Any, str]:
+        surgeries = scope.case.clinical.surgeries
+        source = "clinical.surgeries"
+        if surgeries is None:
+            return None, source
+        on_region = [s for s in surgeries if _same_region(scope, s.region) and scope.side_matches(s.side)]
+        latest = max(on_region, key=lambda s: date_middle(s.date)) if on_region else None
+        if what == "on_region":
+            return ("present" if latest else "absent"), source
+        if latest is None:
+            return None, source
+        if what == "procedure":
+            return latest.procedure, source
+        return _months_between(date_middle(latest.date), scope.case.item_request_date(scope.item)), source
+    return project
 
 
-def _same_class_response(case: Case, item: RequestedItem) -> tuple[Any, str]:
-    same = _same_class(case, item) or []
-    states = {m.response for m in same}
-    value = "present" if "present" in states else ("absent" if states == {"absent"} else None)
-    return value, "clinical.medications"
+def _same_region(scope: Scope, region: str) -> bool:
+    """Courses, surgeries and studies: the same region, one within it or around it (pseudo-regions: only equal)."""
+    if scope.vocabulary.region_scope_any(region) or any(scope.vocabulary.region_scope_any(r)
+                                                          for r in scope.item.regions):
+        return region in scope.item.regions
+    return scope.region_matches(region)
+
+
+def _prior_imaging(scope: Scope) -> tuple[Any, str]:
+    studies = scope.case.clinical.imaging
+    modality = _MODALITY.get(scope.item.service)
+    if studies is None or modality is None:
+        return None, "clinical.imaging"
+    same = [s for s in studies if s.kind == modality and _same_region(scope, s.region)]
+    return ("present" if same else "absent"), "clinical.imaging"
 
 
 def _region_study(block: str) -> Projection:
-    def project(case: Case, item: RequestedItem) -> tuple[Any, str]:
-        studies = getattr(case.clinical, block)
+    def project(scope: Scope) -> tuple[Any, str]:
+        studies = getattr(scope.case.clinical, block)
         if studies is None:
             return None, f"clinical.{block}"
-        same = [s for s in studies if s.body_region == item.body_region]
+        same = [s for s in studies if _same_region(scope, s.region)]
         if any(s.abnormal == "present" for s in same):
             return "present", f"clinical.{block}"
         if all(s.abnormal == "absent" for s in same):  # also true when no study of the region
@@ -157,20 +250,71 @@ def _region_study(block: str) -> Projection:
     return project
 
 
-def _prior_edx(case: Case, item: RequestedItem) -> tuple[Any, str]:
-    studies = case.clinical.electrodiagnostics
+def _prior_edx(scope: Scope) -> tuple[Any, str]:
+    studies = scope.case.clinical.electrodiagnostics
     if studies is None:
         return None, "clinical.electrodiagnostics"
-    same = any(s.body_region == item.body_region for s in studies)
+    same = any(_same_region(scope, s.region) for s in studies)
     return ("present" if same else "absent"), "clinical.electrodiagnostics"
 
 
-def _surgery_authorized(case: Case, item: RequestedItem, decisions: dict[str, str]) -> tuple[Any, str]:
-    decided = decisions.get(item.ancillary_to or "")
-    if decided in ("Overturned", "Upheld"):
-        value = "present" if decided == "Overturned" else "absent"
-        return value, f"decision on requested item {item.ancillary_to}"
-    return _finding(case.clinical.surgery_authorized), "clinical.surgery_authorized"
+def _same_class(scope: Scope) -> list[Medication] | None:
+    meds = scope.case.clinical.medications
+    if meds is None:
+        return None
+    return [m for m in meds if m.drug_class == scope.item.service]
+
+
+def _class_in_use(classes: tuple[str, ...]) -> Projection:
+    def project(scope: Scope) -> tuple[Any, str]:
+        meds = scope.case.clinical.medications
+        if meds is None:
+            return None, "clinical.medications"
+        found = any(m.drug_class in classes for m in meds)
+        return ("present" if found else "absent"), "clinical.medications"
+    return project
+
+
+def _same_class_in_use(scope: Scope) -> tuple[Any, str]:
+    same = _same_class(scope)
+    return (None if same is None else ("present" if same else "absent")), "clinical.medications"
+
+
+def _same_class_weeks(scope: Scope) -> tuple[Any, str]:
+    same = _same_class(scope)
+    if same is None:
+        return None, "clinical.medications"
+    if not same:
+        return 0, "clinical.medications"
+    starts = [date_middle(m.start_date) for m in same if m.start_date is not None]
+    if not starts:
+        return None, "clinical.medications"
+    return (scope.case.item_request_date(scope.item) - min(starts)).days // 7, "clinical.medications"
+
+
+def _benefit(medication: Medication) -> str | None:
+    states = {medication.pain_response, medication.function_response}
+    if states == {"present"}:
+        return "present"
+    return "absent" if "absent" in states else None
+
+
+def _same_class_response(scope: Scope) -> tuple[Any, str]:
+    same = _same_class(scope) or []
+    return _combined(_benefit(m) for m in same) if same else None, "clinical.medications"
+
+
+def _surgery_authorized(scope: Scope) -> tuple[Any, str]:
+    target = scope.item.ancillary_to
+    if isinstance(target, str):
+        decided = scope.decisions.get(target)
+        if decided in ("Overturned", "Upheld"):
+            return ("present" if decided == "Overturned" else "absent"), f"decision on requested item {target}"
+        return None, f"decision on requested item {target}"
+    if target is not None:
+        value = {"certified": "present", "performed": "present", "not_certified": "absent"}.get(target.status)
+        return value, "requested_items.ancillary_to.status"
+    return None, "requested_items.ancillary_to"
 
 
 def drug_name(text: str) -> str:
@@ -187,135 +331,157 @@ _UNITS = {"mg", "mcg", "g", "gm", "ml", "%", "er", "xr", "sr", "cr", "tab", "tab
           "caps", "capsule", "capsules", "cream", "gel", "ointment", "patch", "patches", "#"}
 
 
-def _categories(case: Case, item: RequestedItem) -> tuple[Any, str]:
-    cats = sorted({d.category.value for d in case.diagnoses if d.category is not None})
+def _categories(scope: Scope) -> tuple[Any, str]:
+    cats = sorted({d.category for d in scope.case.diagnoses if d.category is not None and d.status != "rule_out"})
     return (cats or None), "diagnoses"
 
 
-def _projections() -> dict[str, Projection]:
-    c = "clinical"
-    table: dict[str, Projection] = {
-        "item.service": lambda case, item: (item.service.value, "requested_items.service"),
-        "item.body_region": lambda case, item: (item.body_region.value, "requested_items.body_region"),
-        "item.visits_requested": lambda case, item: (item.visits_requested, "requested_items.visits"),
-        "item.frequency_per_week": lambda case, item: (item.frequency_per_week, "requested_items.frequency_per_week"),
-        "item.duration_weeks": lambda case, item: (item.duration_weeks, "requested_items.duration_weeks"),
-        "request.date": lambda case, item: (int(case.request_date.strftime("%Y%m%d")), "request_date"),
-        "patient.age": lambda case, item: (case.patient.age, "patient.age"),
-        "patient.sex": lambda case, item: (case.patient.sex, "patient.sex"),
-        "injury.weeks_since": lambda case, item: (
-            (case.request_date - case.claim.injury_date).days // 7, "claim.injury_date"),
-        "diagnosis.categories": _categories,
-        "prior.visits_completed": lambda case, item: (
-            _sum_visits(_matching_prior(case, item, False), "visits_completed"), f"{c}.prior_treatment"),
-        "prior.visits_authorized": lambda case, item: (
-            _sum_visits(_matching_prior(case, item, False), "visits_authorized"), f"{c}.prior_treatment"),
-        "prior.functional_improvement": lambda case, item: (
-            _combined_response(_matching_prior(case, item, False)), f"{c}.prior_treatment"),
-        "postop.visits_authorized": lambda case, item: (
-            _sum_visits(_matching_prior(case, item, True), "visits_authorized"), f"{c}.prior_treatment"),
-        "postop.visits_completed": lambda case, item: (
-            _sum_visits(_matching_prior(case, item, True), "visits_completed"), f"{c}.prior_treatment"),
-        "postop.functional_improvement": lambda case, item: (
-            _combined_response(_matching_prior(case, item, True)), f"{c}.prior_treatment"),
-        "surgery.on_region": lambda case, item: _surgery_fact(case, item, "on_region"),
-        "surgery.procedure": lambda case, item: _surgery_fact(case, item, "procedure"),
-        "surgery.months_since": lambda case, item: _surgery_fact(case, item, "months_since"),
-        "surgery.planned": lambda case, item: (_finding(case.clinical.surgery_planned), f"{c}.surgery_planned"),
-        "conservative_care.weeks": lambda case, item: (case.clinical.conservative_care.weeks,
-                                                       f"{c}.conservative_care.weeks"),
-        "conservative_care.failed": lambda case, item: (_finding(case.clinical.conservative_care.failed),
-                                                        f"{c}.conservative_care.failed"),
-        "conservative_care.home_exercise_program": lambda case, item: (
-            _finding(case.clinical.conservative_care.home_exercise_program),
-            f"{c}.conservative_care.home_exercise_program"),
-        "imaging.prior_same_modality": _prior_imaging,
-        "functional.deficits_documented": lambda case, item: (
-            _finding(case.clinical.functional_status.deficits_documented), f"{c}.functional_status"),
-        "functional.goals_documented": lambda case, item: (
-            _finding(case.clinical.functional_status.goals_documented), f"{c}.functional_status"),
-        "work.status": lambda case, item: (
-            case.clinical.work_status.value if case.clinical.work_status else None, f"{c}.work_status"),
-        "pain.score": lambda case, item: (case.clinical.pain_score, f"{c}.pain_score"),
-        "item.quantity": lambda case, item: (item.quantity, "requested_items.quantity"),
-        "item.ingredients": lambda case, item: (
-            [drug_name(i) for i in item.ingredients if drug_name(i)] or None, "requested_items.ingredients"),
-        "item.drug_names": lambda case, item: (
-            [drug_name(part) for part in re.split(r"[/,+]| and ", item.drug or "") if drug_name(part)] or None,
+def _flag(value: bool) -> str:
+    return "present" if value else "absent"
+
+
+def _item_projections() -> dict[str, Projection]:
+    return {
+        "item.service": lambda s: (s.item.service, "requested_items.service"),
+        "item.body_region": lambda s: (s.item.body_region, "requested_items.regions"),
+        "item.visits_requested": lambda s: (s.item.visits_requested, "requested_items.visits"),
+        "item.frequency_per_week": lambda s: (s.item.frequency_per_week, "requested_items.frequency_per_week"),
+        "item.duration_weeks": lambda s: (s.item.duration_weeks, "requested_items.duration_weeks"),
+        "item.quantity": lambda s: (s.item.quantity.amount if s.item.quantity else None,
+                                    "requested_items.quantity"),
+        "item.quantity_unit": lambda s: (s.item.quantity.unit if s.item.quantity else None,
+                                         "requested_items.quantity.unit"),
+        "item.refills": lambda s: (s.item.refills, "requested_items.refills"),
+        "item.formulation": lambda s: (s.item.formulation, "requested_items.formulation"),
+        "item.route": lambda s: (s.item.route, "requested_items.route"),
+        "item.test_kind": lambda s: (s.item.test_kind, "requested_items.test_kind"),
+        "item.retrospective": lambda s: (_flag(s.item.retrospective), "requested_items.retrospective"),
+        "item.certified_visits": lambda s: (s.item.certified.visits if s.item.certified else None,
+                                            "requested_items.certified"),
+        "item.ingredients": lambda s: (
+            [drug_name(i) for i in s.item.ingredients if drug_name(i)] or None, "requested_items.ingredients"),
+        "item.drug_names": lambda s: (
+            [drug_name(part) for part in re.split(r"[/,+]| and ", s.item.drug or "") if drug_name(part)] or None,
             "requested_items.drug"),
-        "item.ancillary": lambda case, item: (
-            "present" if item.ancillary_to else "absent", "requested_items.ancillary_to"),
+        "item.ancillary": lambda s: (_flag(s.item.ancillary_to is not None), "requested_items.ancillary_to"),
+        "request.date": lambda s: (int(s.case.item_request_date(s.item).strftime("%Y%m%d")), "request_date"),
+        "patient.age": lambda s: (s.case.patient.age, "patient.age"),
+        "patient.sex": lambda s: (s.case.patient.sex, "patient.sex"),
+        "injury.weeks_since": lambda s: (
+            (s.case.item_request_date(s.item) - s.case.claim.injury_date).days // 7, "claim.injury_date"),
+        "diagnosis.categories": _categories,
+    }
+
+
+def _clinical_projections() -> dict[str, Projection]:
+    c = "clinical"
+    return {
+        "prior.visits_completed": _course_fact("visits_completed", False),
+        "prior.visits_authorized": _course_fact("visits_authorized", False),
+        "prior.functional_improvement": _course_fact("function_response", False),
+        "postop.visits_authorized": _course_fact("visits_authorized", True),
+        "postop.visits_completed": _course_fact("visits_completed", True),
+        "postop.functional_improvement": _course_fact("function_response", True),
+        "course.visits_completed": _course_fact("visits_completed", False, same_service=False),
+        "course.function_response": _course_fact("function_response", False, same_service=False),
+        "surgery.on_region": _surgery_fact("on_region"),
+        "surgery.procedure": _surgery_fact("procedure"),
+        "surgery.months_since": _surgery_fact("months_since"),
+        "surgery.planned": lambda s: (s.case.clinical.surgery_planned, f"{c}.surgery_planned"),
+        "conservative_care.weeks": lambda s: (s.case.clinical.conservative_care.weeks, f"{c}.conservative_care.weeks"),
+        "conservative_care.failed": lambda s: (s.case.clinical.conservative_care.failed,
+                                               f"{c}.conservative_care.failed"),
+        "conservative_care.home_exercise_program": lambda s: (
+            s.case.clinical.conservative_care.home_exercise_program, f"{c}.conservative_care.home_exercise_program"),
+        "imaging.prior_same_modality": _prior_imaging,
+        "functional.deficits_documented": _finding_fact("functional_deficit"),
+        "functional.goals_documented": lambda s: (s.case.clinical.functional_goals, f"{c}.functional_goals"),
+        "work.status": lambda s: (s.case.clinical.work_status, f"{c}.work_status"),
+        "pain.score": lambda s: (s.case.clinical.pain_score, f"{c}.pain_score"),
         "medication.same_class_in_use": _same_class_in_use,
         "medication.same_class_weeks": _same_class_weeks,
         "medication.same_class_response": _same_class_response,
         "medication.nsaid_in_use": _class_in_use(("nsaid",)),
         "medication.opioid_in_use": _class_in_use(("opioid",)),
         "medication.first_line_neuropathic_tried": _class_in_use(("antidepressant", "anticonvulsant")),
-        "exam.muscle_spasm": lambda case, item: (_finding(case.clinical.muscle_spasm), f"{c}.muscle_spasm"),
-        "pain.neuropathic": lambda case, item: (_finding(case.clinical.neuropathic_pain), f"{c}.neuropathic_pain"),
-        "gi.risk_factors": lambda case, item: (_finding(case.clinical.gi_risk_factors), f"{c}.gi_risk_factors"),
-        "gi.dyspepsia": lambda case, item: (_finding(case.clinical.dyspepsia), f"{c}.dyspepsia"),
-        "home.homebound": lambda case, item: (_finding(case.clinical.homebound), f"{c}.homebound"),
-        "opioid.med_mg_per_day": lambda case, item: (
-            case.clinical.opioid_monitoring.morphine_equivalent_mg_per_day,
-            f"{c}.opioid_monitoring.morphine_equivalent_mg_per_day"),
+        "exam.muscle_spasm": _finding_fact("muscle_spasm"),
+        "pain.neuropathic": _finding_fact("neuropathic_pain"),
+        "gi.risk_factors": _finding_fact("gi_risk_factor"),
+        "gi.dyspepsia": _finding_fact("dyspepsia"),
+        "home.homebound": _finding_fact("homebound"),
+        "opioid.med_mg_per_day": lambda s: (s.case.clinical.opioid_monitoring.morphine_equivalent_mg_per_day,
+                                            f"{c}.opioid_monitoring.morphine_equivalent_mg_per_day"),
         "imaging.region_abnormal": _region_study("imaging"),
         "electrodiagnostic.region_abnormal": _region_study("electrodiagnostics"),
         "electrodiagnostic.prior_same_region": _prior_edx,
+        "neuro.root_concordance": _root_concordance,
     }
+
+
+NEURO_FACTS = {"focal_deficit": "focal_neurologic_deficit", "sensory_loss": "sensory_loss",
+               "motor_weakness": "motor_weakness", "reflex_change": "reflex_change",
+               "radicular_symptoms": "radicular_symptoms", "nerve_tension_sign": "nerve_tension_sign"}
+"""The ``neuro.*`` facts and the concept each reads."""
+
+RED_FLAG_FACTS = ("significant_trauma", "suspected_fracture_or_dislocation", "suspected_tumor", "suspected_infection",
+                  "progressive_neurologic_deficit", "myelopathy", "bowel_bladder_dysfunction",
+                  "cardiovascular_or_visceral_cause")
+"""The ``red_flag.*`` facts; each reads the concept of the same name."""
+
+
+def _projections() -> dict[str, Projection]:
+    table = {**_item_projections(), **_clinical_projections()}
     for name in ("analgesia_documented", "activity_improvement_documented", "adverse_effects_assessed",
                  "aberrant_behavior_assessed", "urine_drug_screen_recent", "cures_checked"):
         short = "activity_documented" if name == "activity_improvement_documented" else name
-        table[f"opioid.{short}"] = _attribute_finding("opioid_monitoring", name)
-    for name in ("focal_deficit", "sensory_loss", "motor_weakness", "reflex_change", "radicular_symptoms",
-                 "nerve_tension_sign"):
-        table[f"neuro.{name}"] = _attribute_finding("neurologic", name)
-    for name in ("significant_trauma", "suspected_fracture_or_dislocation", "suspected_tumor",
-                 "suspected_infection", "progressive_neurologic_deficit", "myelopathy",
-                 "bowel_bladder_dysfunction", "cardiovascular_or_visceral_cause"):
-        table[f"red_flag.{name}"] = _attribute_finding("red_flags", name)
-    # ---- added by the rules branch (issue 12): facts of the NSAID a PPI protects against -----------------
+        table[f"opioid.{short}"] = _monitoring(name)
+    for name, concept in NEURO_FACTS.items():
+        table[f"neuro.{name}"] = _finding_fact(concept)
+    for name in RED_FLAG_FACTS:
+        table[f"red_flag.{name}"] = _finding_fact(name)
+    table["surgery.authorized"] = _surgery_authorized
     table["medication.nsaid_response"] = _class_response("nsaid")
-    table["item.codes"] = lambda case, item: (
-        [code.strip().lower() for code in item.codes if code.strip()] or None, "requested_items.codes")
+    table["item.codes"] = lambda s: (
+        [code.strip().lower() for code in s.item.codes if code.strip()] or None, "requested_items.codes")
     return table
 
 
 def _class_response(drug_class: str) -> Projection:
-    """Documented response (pain and function) to the medications of one class in use."""
-    def project(case: Case, item: RequestedItem) -> tuple[Any, str]:
-        meds = case.clinical.medications
-        same = [m for m in meds or [] if m.drug_class is not None and m.drug_class.value == drug_class]
-        states = {m.response for m in same}
-        value = "present" if "present" in states else ("absent" if same and states == {"absent"} else None)
-        return value, "clinical.medications"
+    """Documented benefit (pain and function) from the medications of one class in use."""
+    def project(scope: Scope) -> tuple[Any, str]:
+        same = [m for m in scope.case.clinical.medications or [] if m.drug_class == drug_class]
+        return _combined(_benefit(m) for m in same) if same else None, "clinical.medications"
     return project
 
 
-def _attribute_finding(block: str, name: str) -> Projection:
-    def project(case: Case, item: RequestedItem) -> tuple[Any, str]:
-        return _finding(getattr(getattr(case.clinical, block), name)), f"clinical.{block}.{name}"
+def _monitoring(name: str) -> Projection:
+    def project(scope: Scope) -> tuple[Any, str]:
+        return getattr(scope.case.clinical.opioid_monitoring, name), f"clinical.opioid_monitoring.{name}"
     return project
 
 
 PROJECTIONS: dict[str, Projection] = _projections()
-"""Every base fact the engine can compute from the case alone, by name."""
+"""Every fixed base fact (``rules/facts.yaml``), by name."""
 
-DECISION_PROJECTIONS = {"surgery.authorized": _surgery_authorized}
-"""Base facts that also read the decisions already made on other items of the case."""
+FACT_NAMES = tuple(PROJECTIONS)
+"""The fixed base facts; ``finding.<concept>`` facts come on top, one per concept of the vocabulary."""
 
-FACT_NAMES = (*PROJECTIONS, *DECISION_PROJECTIONS)
+
+def finding_fact_names(vocabulary: Vocabulary) -> tuple[str, ...]:
+    """The ``finding.<concept>`` base facts of a vocabulary."""
+    return tuple(FINDING_PREFIX + concept for concept in vocabulary.ids("concepts"))
 
 
 def project_item(case: Case, item: RequestedItem, names: Iterable[str] | None = None,
-                 decisions: dict[str, str] | None = None) -> list[FactValue]:
+                 decisions: dict[str, str] | None = None, vocabulary: Vocabulary | None = None) -> list[FactValue]:
     """The base facts for ``item``; only ``names`` when given; ``decisions`` of items decided earlier."""
-    wanted = list(FACT_NAMES) if names is None else list(names)
+    scope = Scope(case, item, vocabulary or vocabulary_of(), decisions or {})
+    wanted = [*FACT_NAMES, *finding_fact_names(scope.vocabulary)] if names is None else list(names)
     facts = []
     for name in wanted:
-        if name in DECISION_PROJECTIONS:
-            value, source = DECISION_PROJECTIONS[name](case, item, decisions or {})
+        if name.startswith(FINDING_PREFIX):
+            value, source = _finding_fact(name.removeprefix(FINDING_PREFIX))(scope)
         else:
-            value, source = PROJECTIONS[name](case, item)
+            value, source = PROJECTIONS[name](scope)
         facts.append(FactValue(name=name, value=value, source=source))
     return facts

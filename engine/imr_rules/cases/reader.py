@@ -1,93 +1,170 @@
-"""Load stage for cases: read a case file, validate it against the case model and its date logic."""
+"""Load stage for cases: read a case file, validate it against the case model, the vocabulary and its date logic.
+
+Validation is strict in the way JSON Schema is (a number is not a string, ``yes`` is not ``present``), so
+``docs/case.schema.json`` accepts what this reader accepts, up to the checks a schema cannot express
+(dates in order, item references, regions a concept allows, ICD-10-CM codes).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import types
-import typing
+import functools
+import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from imr_rules.cases.model import Case
+from imr_rules.cases.model import SCHEMA_VERSION, Case, Finding, date_bounds
+from imr_rules.cases.terms import unknown_terms
+from imr_rules.cases.vocabulary import SINGULAR, Vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.common.model_errors import translate
-from imr_rules.common.yaml_source import SourceDocument, dotted, load_yaml
+from imr_rules.common.yaml_source import PathKey, SourceDocument, dotted, load_yaml
+
+MIGRATE_HINT = "convert it with: imr-rules migrate {name} --in-place (docs/case-format.md says what changes)"
+_GRADE = re.compile(r"^[0-5][+-]?(/5)?$")
 
 
-def read_case(path: Path, today: dt.date | None = None) -> Case:
-    """Read and fully validate one case file; raise ``InputError`` listing every problem found."""
+def read_case(path: Path, today: dt.date | None = None, vocabulary: Vocabulary | None = None) -> Case:
+    """Read and fully validate one case file; raise ``InputError`` listing every problem found.
+
+    Services, regions, concepts and the other terms are checked against ``vocabulary`` (default: the
+    shipped rules').
+    """
     document = load_yaml(path)
-    return case_from_document(document, today)
+    return case_from_document(document, today, vocabulary)
 
 
-def case_from_document(document: SourceDocument, today: dt.date | None = None) -> Case:
-    """Validate already-parsed YAML as a case."""
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a case value")
+
+
+def parse_case(data: Any) -> Case:
+    """Validate plain data (as read from YAML or JSON) as a version 2 case; raise pydantic's ValidationError.
+
+    The data go through JSON, so validation is strict as JSON Schema is: a number is not a string.
+    """
+    return Case.model_validate_json(json.dumps(data, default=_jsonable), strict=True)
+
+
+def case_from_document(document: SourceDocument, today: dt.date | None = None,
+                       vocabulary: Vocabulary | None = None) -> Case:
+    """Validate already-parsed YAML (or JSON) as a case."""
     if not isinstance(document.data, dict):
         raise InputError([Diagnostic(document.name, 1, "", "a case file must be a mapping of fields",
-                                     "start with 'case_id:', 'claim:', 'request_date:', 'requested_items:'")])
-    flags = boolean_counts(document)
+                                     "start with 'schema: 2', 'case_id:', 'claim:', 'request_date:', "
+                                     "'requested_items:'")])
+    version = document.data.get("schema")
+    if version != SCHEMA_VERSION:
+        what = "has no 'schema: 2' line: it is a version 1 case" if version is None else \
+            f"says schema {version!r}; this imr-rules reads schema 2"
+        raise InputError([Diagnostic(document.name, document.line_of(("schema",)) or 1, "schema",
+                                     f"the case file {what}",
+                                     MIGRATE_HINT.format(name=document.name))])
     try:
-        case = Case.model_validate(document.data)
+        case = parse_case(document.data)
     except ValidationError as exc:
-        raise InputError(flags + translate(exc, document, Case)) from None
-    problems = flags + check_case_logic(case, document, today or dt.date.today())
+        raise InputError(translate(exc, document, Case)) from None
+    problems = check_terms(case, document, vocabulary or vocabulary_of())
+    if not problems:
+        problems += check_findings(case, document, vocabulary or vocabulary_of())
+    problems += check_case_logic(case, document, today or dt.date.today())
     if problems:
         raise InputError(problems)
     return case
 
 
-def _number_fields(model: type[BaseModel]) -> tuple[set[str], dict[str, type[BaseModel]]]:
-    """The fields of ``model`` that hold a number, and those that hold another model (or a list of them)."""
-    numbers: set[str] = set()
-    nested: dict[str, type[BaseModel]] = {}
-    for name, info in model.model_fields.items():
-        kinds = _unwrap(info.annotation)
-        if any(k in (int, float) for k in kinds) and bool not in kinds:
-            numbers.add(name)
-        models = [k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)]
-        if models:
-            nested[name] = models[0]
-    return numbers, nested
+def check_terms(case: Case, document: SourceDocument, vocabulary: Vocabulary) -> list[Diagnostic]:
+    """Every service, region, concept and other term of the case must be in the vocabulary."""
+    return [Diagnostic(document.name, document.line_of(path), dotted(path), f"unknown {SINGULAR[kind]} '{term}'",
+                       vocabulary.hint(kind, term))
+            for path, kind, term in unknown_terms(case, vocabulary)]
 
 
-def _unwrap(annotation: Any) -> list[Any]:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType, list):
-        return [kind for arg in typing.get_args(annotation) for kind in _unwrap(arg)]
-    return [annotation]
+def _compatible(vocabulary: Vocabulary, region: str, allowed: str) -> bool:
+    """True when ``region`` lies within ``allowed`` or contains it."""
+    return allowed in vocabulary.regions_up(region) or region in vocabulary.regions_up(allowed)
 
 
-def boolean_counts(document: SourceDocument) -> list[Diagnostic]:
-    """``true``/``false`` given where a number is expected (``visits: true`` is not 1 visit)."""
+def _finding_problems(finding: Finding, vocabulary: Vocabulary) -> list[tuple[str, str, str]]:
+    """(field, message, hint) for each way a finding contradicts its concept."""
+    concept = vocabulary.term("concepts", finding.concept)
+    found: list[tuple[str, str, str]] = []
+    region = finding.region
+    if region is None:
+        if concept.scope != "patient":
+            found.append(("region", f"finding '{finding.concept}' needs a region",
+                          "give the region it was found on, or 'region: unknown' when the record does not say"))
+        return found
+    if vocabulary.region_scope_any(region):
+        return found
+    if concept.regions and not any(_compatible(vocabulary, region, allowed) for allowed in concept.regions):
+        found.append(("region", f"'{finding.concept}' is not a finding of the {region} region",
+                      "it applies to: " + ", ".join(concept.regions)))
+    if finding.root is not None:
+        spinal = vocabulary.region_of_root(finding.root)
+        limb = vocabulary.territory_of(spinal) if spinal else None
+        fits = spinal is not None and (_compatible(vocabulary, region, spinal)
+                                       or (limb is not None and _compatible(vocabulary, region, limb)))
+        if not fits:
+            found.append(("root", f"root {finding.root} does not serve the {region} region",
+                          f"{finding.root} belongs to the {spinal} region and its territory"))
+    if finding.nerve is not None:
+        nerve_region = vocabulary.term("nerves", finding.nerve).region
+        if nerve_region and not _compatible(vocabulary, region, nerve_region):
+            found.append(("nerve", f"the {finding.nerve} nerve does not serve the {region} region",
+                          f"it serves the {nerve_region}"))
+    if concept.value == "grade" and isinstance(finding.value, str) and not _GRADE.match(finding.value):
+        found.append(("value", f"'{finding.value}' is not a strength grade", "write a grade like 4/5, 4+/5 or 3"))
+    return found
+
+
+def check_findings(case: Case, document: SourceDocument, vocabulary: Vocabulary) -> list[Diagnostic]:
+    """Findings, items and diagnoses must agree with their vocabulary terms (regions, roots, test kinds, codes)."""
     found: list[Diagnostic] = []
-    pending: list[tuple[type[BaseModel], Any, tuple[str | int, ...]]] = [(Case, document.data, ())]
-    while pending:
-        model, data, path = pending.pop()
-        if isinstance(data, list):
-            pending += [(model, entry, (*path, index)) for index, entry in enumerate(data)]
-            continue
-        if not isinstance(data, dict):
-            continue
-        numbers, nested = _number_fields(model)
-        for key, value in data.items():
-            if key in numbers and isinstance(value, bool):
-                where = (*path, key)
-                found.append(Diagnostic(document.name, document.line_of(where), dotted(where),
-                                        f"'{str(value).lower()}' is not a number", "give a count, e.g. 6"))
-            elif key in nested:
-                pending.append((nested[key], value, (*path, key)))
-    return sorted(found, key=lambda d: (d.line or 0, d.field))
+
+    def report(path: PathKey, message: str, hint: str) -> None:
+        found.append(Diagnostic(document.name, document.line_of(path), dotted(path), message, hint))
+
+    for index, finding in enumerate(case.clinical.findings):
+        for name, message, hint in _finding_problems(finding, vocabulary):
+            report(("clinical", "findings", index, name), message, hint)
+    for index, item in enumerate(case.requested_items):
+        if item.test_kind is not None:
+            services = vocabulary.term("test_kinds", item.test_kind).services
+            if services and item.service not in services:
+                report(("requested_items", index, "test_kind"),
+                       f"test kind '{item.test_kind}' is not a {item.service} test", "it is one of: "
+                       + ", ".join(services))
+    for index, diagnosis in enumerate(case.diagnoses):
+        if diagnosis.icd10 is not None and not _valid_icd10(diagnosis.icd10):
+            report(("diagnoses", index, "icd10"), f"'{diagnosis.icd10}' is not an ICD-10-CM code",
+                   "check the code (e.g. M54.16); leave icd10 out when the record gives none")
+    return found
+
+
+@functools.cache
+def _icd10_checker() -> Callable[[str], bool]:
+    import simple_icd_10_cm  # about 1.5 s to load: only when a case gives a code
+
+    checker: Callable[[str], bool] = simple_icd_10_cm.is_valid_item
+    return checker
+
+
+def _valid_icd10(code: str) -> bool:
+    return _icd10_checker()(code)
 
 
 def check_case_logic(case: Case, document: SourceDocument, today: dt.date) -> list[Diagnostic]:
     """Checks the model cannot express: dates in order and not in the future, item ids unique and known."""
     found: list[Diagnostic] = []
 
-    def report(path: tuple[str | int, ...], message: str, hint: str) -> None:
+    def report(path: PathKey, message: str, hint: str) -> None:
         found.append(Diagnostic(document.name, document.line_of(path), dotted(path), message, hint))
 
     injury = case.claim.injury_date
@@ -95,27 +172,33 @@ def check_case_logic(case: Case, document: SourceDocument, today: dt.date) -> li
         report(("request_date",), f"request date {case.request_date} is before the injury date {injury}",
                "a request for authorization follows the injury; check both dates")
     for path, value in _dated_fields(case):
-        if value > today:
+        if date_bounds(value)[0] > today:
             report(path, f"date {value} is in the future (today is {today})", "check the year")
     for index, surgery in enumerate(case.clinical.surgeries or []):
-        if surgery.date > case.request_date:
+        if date_bounds(surgery.date)[0] > case.request_date:
             report(("clinical", "surgeries", index, "date"),
                    f"surgery date {surgery.date} is after the request date {case.request_date}",
-                   "a planned surgery belongs in clinical.surgery_planned, not surgeries")
+                   "a planned surgery belongs in clinical.surgery_planned (or an item's ancillary_to), not surgeries")
     seen: dict[str, int] = {}
     for index, item in enumerate(case.requested_items):
         if item.id in seen:
             report(("requested_items", index, "id"), f"item id '{item.id}' is used twice",
                    f"requested_items[{seen[item.id]}] already has it; ids must be unique")
         seen.setdefault(item.id, index)
-    references: list[tuple[tuple[str | int, ...], str]] = [
+        if item.request_date is not None and item.request_date < injury:
+            report(("requested_items", index, "request_date"),
+                   f"request date {item.request_date} is before the injury date {injury}", "check both dates")
+        if item.date_of_service is not None and not item.retrospective:
+            report(("requested_items", index, "date_of_service"), "a date of service is given for a prospective item",
+                   "add 'retrospective: true' when the service was already given")
+    references: list[tuple[PathKey, str]] = [
         (("recorded", "items", i, "item"), entry.item) for i, entry in
         enumerate(case.recorded.items if case.recorded else [])]
     references += [(("expect", i, "item"), entry.item) for i, entry in enumerate(case.expect or [])]
-    references += [(("requested_items", i, "ancillary_to"), item.ancillary_to)
-                   for i, item in enumerate(case.requested_items) if item.ancillary_to is not None]
+    references += [(("requested_items", i, "ancillary_to"), item.ancillary_item)
+                   for i, item in enumerate(case.requested_items) if item.ancillary_item is not None]
     for index, item in enumerate(case.requested_items):
-        if item.ancillary_to is not None and item.ancillary_to == item.id:
+        if item.ancillary_item is not None and item.ancillary_item == item.id:
             report(("requested_items", index, "ancillary_to"), f"item '{item.id}' names itself as the procedure "
                    "it accompanies", "ancillary_to is the id of another requested item (the surgery)")
         elif _in_ancillary_cycle(case, item.id):
@@ -124,13 +207,14 @@ def check_case_logic(case: Case, document: SourceDocument, today: dt.date) -> li
     for path, item_id in references:
         if item_id not in seen:
             report(path, f"refers to item '{item_id}', which is not requested",
-                   f"requested item ids: {', '.join(seen)}")
+                   f"requested item ids: {', '.join(seen)}; a procedure outside the case is written "
+                   "as a mapping (description, status)")
     return found
 
 
 def _in_ancillary_cycle(case: Case, start: str) -> bool:
     """Whether following ``ancillary_to`` from item ``start`` comes back to it."""
-    links = {item.id: item.ancillary_to for item in case.requested_items}
+    links = {item.id: item.ancillary_item for item in case.requested_items}
     current = links.get(start)
     for _ in range(len(links)):
         if current is None:
@@ -141,21 +225,28 @@ def _in_ancillary_cycle(case: Case, start: str) -> bool:
     return False
 
 
-def _dated_fields(case: Case) -> list[tuple[tuple[str | int, ...], dt.date]]:
-    dated: list[tuple[tuple[str | int, ...], dt.date]] = [
-        (("claim", "injury_date"), case.claim.injury_date),
-        (("request_date",), case.request_date),
+def _dated_fields(case: Case) -> list[tuple[PathKey, str]]:
+    dated: list[tuple[PathKey, str]] = [
+        (("claim", "injury_date"), case.claim.injury_date.isoformat()),
+        (("request_date",), case.request_date.isoformat()),
     ]
     clinical = case.clinical
-    for index, surgery in enumerate(clinical.surgeries or []):
-        dated.append((("clinical", "surgeries", index, "date"), surgery.date))
-    for index, image in enumerate(clinical.imaging or []):
-        if image.date is not None:
-            dated.append((("clinical", "imaging", index, "date"), image.date))
-    for index, study in enumerate(clinical.electrodiagnostics or []):
-        if study.date is not None:
-            dated.append((("clinical", "electrodiagnostics", index, "date"), study.date))
+    for block in ("surgeries", "imaging", "electrodiagnostics"):
+        for index, entry in enumerate(getattr(clinical, block) or []):
+            if entry.date is not None:
+                dated.append((("clinical", block, index, "date"), entry.date))
+    for index, finding in enumerate(clinical.findings):
+        if finding.date is not None:
+            dated.append((("clinical", "findings", index, "date"), finding.date))
     for index, med in enumerate(clinical.medications or []):
         if med.start_date is not None:
             dated.append((("clinical", "medications", index, "start_date"), med.start_date))
+    for index, course in enumerate(clinical.treatment.courses if clinical.treatment else []):
+        for name in ("start", "end"):
+            value = getattr(course, name)
+            if value is not None:
+                dated.append((("clinical", "treatment", "courses", index, name), value))
+    for index, item in enumerate(case.requested_items):
+        if item.date_of_service is not None:
+            dated.append((("requested_items", index, "date_of_service"), item.date_of_service))
     return dated

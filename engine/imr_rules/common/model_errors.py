@@ -62,9 +62,21 @@ def _nearest(word: str, choices: list[str]) -> str:
     return match[0] if match else ""
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> PathKey:
-    """Drop pydantic's union/validator tags from a location, keeping keys and list indexes."""
-    return tuple(p for p in loc if isinstance(p, int) or (isinstance(p, str) and not _is_tag(p)))
+def _clean_loc(loc: tuple[Any, ...], root: type[BaseModel] | None = None) -> PathKey:
+    """Drop pydantic's union/validator tags from a location, keeping keys and list indexes.
+
+    A part that names a field of the model there (a field called ``date``) is a key, not a tag.
+    """
+    kept: list[str | int] = []
+    for part in loc:
+        if isinstance(part, int) or (isinstance(part, str) and (not _is_tag(part) or _is_field(root, (*kept, part)))):
+            kept.append(part)
+    return tuple(kept)
+
+
+def _is_field(root: type[BaseModel] | None, loc: PathKey) -> bool:
+    parent = _model_at(root, loc) if root is not None else None
+    return parent is not None and loc[-1] in parent.model_fields
 
 
 def _is_tag(part: str) -> bool:
@@ -81,7 +93,7 @@ def translate(error: ValidationError, document: SourceDocument, root: type[BaseM
     diagnostics: list[Diagnostic] = []
     seen: set[tuple[PathKey, str]] = set()
     for item in error.errors(include_url=False):
-        loc = _clean_loc(tuple(item["loc"]))
+        loc = _clean_loc(tuple(item["loc"]), root)
         kind = item["type"]
         if (loc, kind) in seen:
             continue

@@ -63,20 +63,21 @@ class Evaluator:
     def session(self, case: Case, item: RequestedItem, decisions: dict[str, str] | None = None,
                 overrides: dict[str, Any] | None = None) -> ItemEvaluation:
         """Run one item's session and return its frozen evaluation record (decision taken)."""
-        ruleset = self.knowledge_base.ruleset_for(item.service.value, item.body_region.value, case.request_date)
+        request_date = case.item_request_date(item)
+        ruleset = self.knowledge_base.ruleset_for(item.service, item.body_region, request_date)
         session = ItemSession(item)
         if ruleset is None:
-            return session.freeze(not_addressed(self.compiled, item, case.request_date))
-        base = project_item(case, item, ruleset.base_facts, decisions or {})
+            return session.freeze(not_addressed(self.compiled, item, request_date))
+        base = project_item(case, item, ruleset.base_facts, decisions or {}, self.compiled.rule_base.vocabulary)
         changed = overrides or {}
         base = [FactValue(f.name, changed[f.name], "what-if change") if f.name in changed else f for f in base]
         ActionRunner(self.compiled, ruleset, session).run(self.engine, session_facts(self.compiled, session, base))
         if not session.active:
-            return session.freeze(not_addressed(self.compiled, item, case.request_date))
+            return session.freeze(not_addressed(self.compiled, item, request_date))
         return session.freeze()
 
 
 def _procedures_first(items: list[RequestedItem]) -> list[RequestedItem]:
     """Items in an order where a procedure is decided before the items that accompany it."""
-    ancillary = [item for item in items if item.ancillary_to is not None]
-    return [item for item in items if item.ancillary_to is None] + ancillary
+    ancillary = [item for item in items if item.ancillary_item is not None]
+    return [item for item in items if item.ancillary_item is None] + ancillary

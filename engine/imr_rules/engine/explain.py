@@ -129,8 +129,8 @@ def explain_item(rule_base: RuleBase, evaluation: ItemEvaluation) -> ItemResult:
             notes.append(f"rule {other.id} also applies; {topic.id} decides (precedence {topic.precedence})")
     item = evaluation.item
     return ItemResult(
-        item_id=item.id, description=item.description, service=item.service.value,
-        body_region=item.body_region.value, decision=evaluation.decision, basis=outcome, rule=topic.id,
+        item_id=item.id, description=item.description, service=item.service,
+        body_region=item.body_region, decision=evaluation.decision, basis=outcome, rule=topic.id,
         citation=citation_of(topic), rationale=rationale, criteria=_criteria_results(topic, evaluation),
         missing_documentation=[] if evaluation.decision == "Overturned"
         else missing_documentation(topic, rule_base, evaluation),
@@ -175,7 +175,7 @@ def _not_addressed_result(evaluation: ItemEvaluation) -> ItemResult:
     reason, notes = not_addressed_reason(evaluation.not_addressed) if evaluation.not_addressed else (
         "No rule decided this request.", [])
     return ItemResult(
-        item_id=item.id, description=item.description, service=item.service.value,
-        body_region=item.body_region.value, decision="Not addressed", basis=None, rule=None, citation=None,
+        item_id=item.id, description=item.description, service=item.service,
+        body_region=item.body_region, decision="Not addressed", basis=None, rule=None, citation=None,
         rationale=reason, assumptions=list(evaluation.assumptions), notes=[*evaluation.notes, *notes],
         trace=list(evaluation.trace))

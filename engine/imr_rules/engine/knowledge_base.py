@@ -5,10 +5,10 @@ The CLI and tests call this. A knowledge base and its evaluator are built once p
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
+from imr_rules.cases.vocabulary import shipped_rules_dir
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.knowledge import KnowledgeBase, build_knowledge_base
@@ -21,18 +21,8 @@ RULES_ENV = "IMR_RULES_DIR"
 
 
 def default_rules_dir() -> Path:
-    """The rule base to use when none is given: $IMR_RULES_DIR, else the shipped rules.
-
-    Installed, the rules are package data beside the code; in a source checkout they are ``rules/``.
-    """
-    configured = os.environ.get(RULES_ENV)
-    if configured:
-        return Path(configured)
-    package = Path(__file__).resolve().parents[1]  # imr_rules/
-    installed = package / "rules"
-    if (installed / "guidelines.yaml").exists():
-        return installed
-    return package.parent.parent / "rules"
+    """The rule base to use when none is given: $IMR_RULES_DIR, else the shipped rules (see shipped_rules_dir)."""
+    return shipped_rules_dir()
 
 
 def load_rule_base(root: Path | None = None) -> tuple[RuleBase, list[Diagnostic]]:

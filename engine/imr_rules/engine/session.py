@@ -279,7 +279,7 @@ class ActionRunner:
 
 def not_addressed(compiled: CompiledRuleBase, item: RequestedItem, request_date: dt.date) -> NotAddressed:
     """Why nothing decided ``item``: no topic for it, none in force on the date, or their conditions failed."""
-    service, region = item.service.value, item.body_region.value
+    service, region = item.service, item.body_region
     candidates = tuple(compiled.candidates(service, region))
     in_force = tuple(t for t in candidates if t.guideline.in_force(request_date))
     if not candidates:

@@ -10,21 +10,30 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from imr_rules.cases import v1
+from imr_rules.cases.migrate import migrate_data
 from imr_rules.cases.model import Case
-from imr_rules.cases.vocabulary import BodyRegion, Service
-from imr_rules.common.diagnostics import Diagnostic, display_path
+from imr_rules.cases.reader import parse_case
+from imr_rules.cases.vocabulary import vocabulary_of
+from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.intake.extract_facts import extract_facts
 from imr_rules.intake.letters import Letter, LetterError, LetterItem, Problem, Span, parse_letter, read_text
+from imr_rules.intake.terms import BodyRegion, Service
 
 
 @dataclass
 class Extraction:
-    """The outcome of extracting one letter: a case (None when nothing usable) and every problem found."""
+    """The outcome of extracting one letter: a case (None when nothing usable) and every problem found.
+
+    ``legacy`` holds the extracted facts in the version 1 layout intake gathers them in (case-wide
+    neurologic findings and red flags); ``case`` is the same converted to version 2, as evaluated.
+    """
 
     path: str
     case: Case | None
     letter: Letter | None = None
     problems: list[Diagnostic] = field(default_factory=list)
+    legacy: v1.Case | None = None
 
 
 def _diagnostic(path: str, problem: Problem) -> Diagnostic:
@@ -114,17 +123,23 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
     data["provenance"] = [{"origin": "extracted", "field": s.field, "start": s.start, "end": s.end,
                            "text": " ".join(s.text.split())[:200]} for s in spans]
     try:
-        case = Case.model_validate(data)
-    except ValidationError as exc:
-        problems.append(Diagnostic(name, None, "clinical", f"extracted clinical facts not valid: "
-                                   f"{exc.errors()[0]['msg']}", "the clinical facts are left out", "warning"))
+        legacy, case = _version2(data)
+    except (ValidationError, InputError) as exc:
+        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc.diagnostics[0].message
+        problems.append(Diagnostic(name, None, "clinical", f"extracted clinical facts not valid: {message}",
+                                   "the clinical facts are left out", "warning"))
         data["clinical"] = {}
-        case = Case.model_validate(data)
+        legacy, case = _version2(data)
     if case.request_date < injury:
         problems.append(Diagnostic(name, None, "request_date", f"request date {case.request_date} is before the "
                                    f"injury date {injury}", "check the dates in the letter"))
-        return Extraction(name, None, letter, problems)
-    return Extraction(name, case, letter, problems)
+        return Extraction(name, None, letter, problems, legacy)
+    return Extraction(name, case, letter, problems, legacy)
+
+
+def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
+    """The extracted facts, gathered in the version 1 layout, and the same as a version 2 case."""
+    return v1.Case.model_validate(data), parse_case(migrate_data(data, vocabulary_of()).data)
 
 
 _ANCILLARY = re.compile(r"^associated surgical service|\bassist(?:ant)?\b|\bpre-?op(?:erative)?\b|"
@@ -220,7 +235,7 @@ def _recorded(item_id: str, item: LetterItem) -> dict[str, Any]:
 
 def case_document(case: Case) -> dict[str, Any]:
     """The case as plain data for YAML or JSON output, leaving out defaults (not documented) and nulls."""
-    data: dict[str, Any] = case.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+    data = case.as_data()
     for entry in data.get("provenance", []):
         entry["origin"] = "extracted"
     return data

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imr_rules.cases.vocabulary import BodyRegion, Service
 from imr_rules.common.diagnostics import InputError
 from imr_rules.common.inputs import read_limited
+from imr_rules.intake.terms import BodyRegion, Service
 
 SUMMARY_HEADING = "CLINICAL CASE SUMMARY"
 ISSUES_HEADING = "IMR ISSUES, DECISIONS AND RATIONALES"

@@ -12,6 +12,7 @@ from typing import Any
 
 from imr_rules.cases.model import Case
 from imr_rules.cases.reader import read_case
+from imr_rules.cases.vocabulary import Vocabulary
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
@@ -140,11 +141,11 @@ class FileResult:
         return is_letter(self.path)
 
 
-def _read(path: Path) -> tuple[Case | None, list[Diagnostic], list[Diagnostic]]:
+def _read(path: Path, vocabulary: Vocabulary) -> tuple[Case | None, list[Diagnostic], list[Diagnostic]]:
     """The case in ``path`` (a case file, or a letter extracted on the fly), its errors and its warnings."""
     if not is_letter(path):
         try:
-            return read_case(path), [], []
+            return read_case(path, vocabulary=vocabulary), [], []
         except InputError as exc:
             return None, exc.diagnostics, []
     from imr_rules.intake.extract import extract_letter
@@ -170,7 +171,7 @@ def evaluate_files(files: Iterable[Path], evaluator: Evaluator) -> Iterator[File
 def evaluate_file(path: Path, evaluator: Evaluator) -> FileResult:
     """The outcomes of one case file or letter, or the problems that kept it from being evaluated."""
     try:
-        case, errors, warnings = _read(path)
+        case, errors, warnings = _read(path, evaluator.compiled.rule_base.vocabulary)
         if case is None:
             return FileResult(path, [], errors, tuple(warnings))
         return FileResult(path, outcomes(case, evaluator), errors, tuple(warnings))

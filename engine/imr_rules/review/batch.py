@@ -83,7 +83,8 @@ def answer_line(number: int, raw: bytes | str | None, evaluator: Evaluator,
     Never raises for anything a line holds: an unexpected failure is that line's error.
     """
     try:
-        case = case_from_document(_document(number, _case_data(number, raw, stream_name), stream_name))
+        case = case_from_document(_document(number, _case_data(number, raw, stream_name), stream_name),
+                                  vocabulary=evaluator.compiled.rule_base.vocabulary)
         return {"line": number, "ok": True, "result": decision_record(case, evaluator.evaluate(case))}
     except InputError as exc:
         return {"line": number, "ok": False, "errors": [_error(d, number) for d in exc.diagnostics]}

@@ -33,7 +33,7 @@ TEMPLATES = ("markdown", "html")
 
 def normalized_case(case: Case) -> dict[str, Any]:
     """The case as canonical JSON data: defaults filled in, keys sorted when serialized."""
-    data: dict[str, Any] = case.model_dump(mode="json")
+    data: dict[str, Any] = case.model_dump(mode="json", by_alias=True)
     return data
 
 

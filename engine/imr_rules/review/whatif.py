@@ -138,14 +138,15 @@ def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int
     item = case.item(item_id)
     rule_base = evaluator.compiled.rule_base
     current: dict[str, Any] = {r.name: r.value for c in base.criteria for r in c.reads}
-    current.update({f.name: f.value if f.documented else None for f in project_item(case, item, None, decisions)})
+    current.update({f.name: f.value if f.documented else None for f in project_item(case, item, None, decisions,
+                                                                                      rule_base.vocabulary)})
     others = {k: v for k, v in decisions.items() if k != item_id}
 
     def outcome(overrides: dict[str, Any]) -> ItemResult:
         return evaluator.evaluate_item(case, item, others, overrides)
 
     blocking = _blocking_facts(rule_base, base)
-    ruleset = evaluator.compiled.ruleset_for(item.service.value, item.body_region.value, case.request_date)
+    ruleset = evaluator.compiled.ruleset_for(item.service, item.body_region, case.item_request_date(item))
     readable = [f for f in (ruleset.base_facts if ruleset else []) if f not in FIXED]  # what the rules read
     facts = sorted(readable, key=lambda f: (f not in blocking, f))
     found: list[Change] = []

@@ -11,6 +11,7 @@ from typing import Union
 
 from pydantic import BaseModel, ValidationError
 
+from imr_rules.cases.vocabulary import VOCABULARY_DIR, Vocabulary, load_vocabulary
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.common.model_errors import translate
 from imr_rules.common.yaml_source import SourceDocument, load_yaml
@@ -29,15 +30,17 @@ class LoadedRules:
     registry: tuple[GuidelineRegistryFile, SourceDocument] | None = None
     catalogue: tuple[FactCatalogueFile, SourceDocument] | None = None
     rule_files: list[tuple[RuleFile, SourceDocument]] = field(default_factory=list)
+    vocabulary: Vocabulary | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 def rule_file_paths(root: Path) -> list[Path]:
-    """Every rule file under ``root``: YAML files outside example folders, except registry and catalogue."""
+    """Every rule file under ``root``: YAML files outside example folders and the vocabulary, except registry
+    and catalogue."""
     paths = []
     for path in sorted(root.rglob("*.y*ml")):
         relative = path.relative_to(root)
-        if any(part.endswith(".examples") for part in relative.parts[:-1]):
+        if any(part.endswith(".examples") for part in relative.parts[:-1]) or relative.parts[0] == VOCABULARY_DIR:
             continue
         if relative.as_posix() in (REGISTRY_FILE, FACTS_FILE):
             continue
@@ -85,6 +88,8 @@ def load_rules(root: Path) -> LoadedRules:
         parsed = _parse(path, model, loaded)
         if parsed is not None:
             setattr(loaded, attribute, parsed)
+    loaded.vocabulary, problems = load_vocabulary(root / VOCABULARY_DIR)
+    loaded.diagnostics.extend(problems)
     for path in rule_file_paths(root):
         _load_rule_file(path, loaded)
     return loaded

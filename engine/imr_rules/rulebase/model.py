@@ -9,7 +9,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from imr_rules.cases.vocabulary import BodyRegion, Service
+from imr_rules.cases.terms import RegionId, ServiceId
+from imr_rules.cases.vocabulary import Vocabulary
 from imr_rules.rulebase.conditions import Condition, Expression
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$")]
@@ -69,8 +70,8 @@ class CitationSpec(_Strict):
 class AppliesToSpec(_Strict):
     """Which requested items a topic decides."""
 
-    services: list[Service] = Field(min_length=1)
-    body_regions: list[BodyRegion] | None = Field(default=None, description="Any region when left out.")
+    services: list[ServiceId] = Field(min_length=1)
+    body_regions: list[RegionId] | None = Field(default=None, description="Any region when left out.")
     when: list[str] = Field(default_factory=list, description="Further conditions, e.g. 'phase == chronic'.")
 
 
@@ -286,6 +287,7 @@ class RuleBase:
     derivations: list[Derivation]
     topics: list[Topic]
     files: list[Path] = field(default_factory=list)
+    vocabulary: Vocabulary = field(default_factory=lambda: Vocabulary({}))
 
     def derivations_of(self, fact: str) -> list[Derivation]:
         """Every derivation (shared or topic-scoped) that concludes ``fact``."""

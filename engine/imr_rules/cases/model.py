@@ -255,12 +255,13 @@ class TreatmentHistory(_Strict):
 
 
 class Surgery(_Strict):
-    """A surgery performed, with its date (to the day, month or year)."""
+    """A surgery performed, with its date (to the day, month or year) when the record gives it."""
 
     procedure: ProcedureId
     region: RegionId
     side: Side | None = None
-    date: PartialDate
+    date: PartialDate | None = Field(
+        default=None, description="When it was done; left out when the record names the surgery without a date.")
     description: str | None = None
 
 

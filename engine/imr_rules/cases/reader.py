@@ -175,7 +175,7 @@ def check_case_logic(case: Case, document: SourceDocument, today: dt.date) -> li
         if date_bounds(value)[0] > today:
             report(path, f"date {value} is in the future (today is {today})", "check the year")
     for index, surgery in enumerate(case.clinical.surgeries or []):
-        if date_bounds(surgery.date)[0] > case.request_date:
+        if surgery.date is not None and date_bounds(surgery.date)[0] > case.request_date:
             report(("clinical", "surgeries", index, "date"),
                    f"surgery date {surgery.date} is after the request date {case.request_date}",
                    "a planned surgery belongs in clinical.surgery_planned (or an item's ancillary_to), not surgeries")

@@ -88,7 +88,7 @@ def test_a_request_after_every_period_names_the_date_not_an_unrelated_rule() -> 
     2018; the reason is the date, not that rule's condition."""
     data = load(CHRONIC)
     data["request_date"] = "2018-03-01"
-    data["requested_items"][0]["body_region"] = "cervical"
+    data["requested_items"][0]["regions"] = ["cervical"]
     item = evaluate(data).items[0]
     assert item.decision == "Not addressed"
     assert item.rationale.startswith("No rule in force on 2018-03-01 for physical therapy (cervical region)")

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from imr_rules.cases.model import Case
+from imr_rules.cases.reader import parse_case
 from imr_rules.common import yaml_source
 from imr_rules.common.diagnostics import InputError
 from imr_rules.engine.durable_adapter import DurableEngine, EngineError
@@ -141,10 +142,11 @@ def topic(index: int, criteria: list[dict[str, Any]], when: list[str] | None = N
 
 
 def rule_base(folder: Path, topics: list[dict[str, Any]]) -> Path:
-    """A rules folder with the shipped registry and fact catalogue and the given topics only."""
+    """A rules folder with the shipped registry, fact catalogue and vocabulary and the given topics only."""
     folder.mkdir(parents=True)
     shutil.copy(RULES / "guidelines.yaml", folder / "guidelines.yaml")
     shutil.copy(RULES / "facts.yaml", folder / "facts.yaml")
+    shutil.copytree(RULES / "vocabulary", folder / "vocabulary")
     (folder / "topics").mkdir()
     for data in topics:
         (folder / "topics" / f"{data['id'].lower()}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
@@ -152,12 +154,12 @@ def rule_base(folder: Path, topics: list[dict[str, Any]]) -> Path:
 
 
 def case(weeks: int = 1000) -> Case:
-    return Case.model_validate({
-        "case_id": "LIMITS", "claim": {"injury_date": "2015-01-01"}, "request_date": "2017-01-10",
-        "diagnoses": [{"description": "low back pain", "category": "other", "body_region": "lumbar"}],
-        "requested_items": [{"id": "1", "description": "PT", "service": "physical_therapy", "body_region": "lumbar",
+    return parse_case({
+        "schema": 2, "case_id": "LIMITS", "claim": {"injury_date": "2015-01-01"}, "request_date": "2017-01-10",
+        "diagnoses": [{"description": "low back pain", "category": "other", "region": "lumbar"}],
+        "requested_items": [{"id": "1", "description": "PT", "service": "physical_therapy", "regions": ["lumbar"],
                              "frequency_per_week": 2, "duration_weeks": 3}],
-        "clinical": {"conservative_care": {"weeks": weeks}, "prior_treatment": []}})
+        "clinical": {"conservative_care": {"weeks": weeks}, "treatment": {"history_complete": True}}})
 
 
 def evaluates(folder: Path) -> str:

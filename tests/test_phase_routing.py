@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from imr_rules.cases.model import Case
+from imr_rules.cases.reader import parse_case
 from imr_rules.engine.knowledge_base import evaluator
 from imr_rules.engine.results import ItemResult
 
@@ -21,17 +21,18 @@ REQUEST = dt.date(2016, 12, 5)
 def _case(weeks: int, days: int = 0, **clinical: Any) -> dict[str, Any]:
     injury = REQUEST - dt.timedelta(weeks=weeks, days=days)
     return {
-        "case_id": "ROUTE", "claim": {"injury_date": injury.isoformat()}, "patient": {"age": 40, "sex": "male"},
-        "diagnoses": [{"description": "lumbar strain", "category": "sprain_strain", "body_region": "lumbar"}],
+        "schema": 2, "case_id": "ROUTE", "claim": {"injury_date": injury.isoformat()},
+        "patient": {"age": 40, "sex": "male"},
+        "diagnoses": [{"description": "lumbar strain", "category": "sprain_strain", "region": "lumbar"}],
         "request_date": REQUEST.isoformat(),
         "requested_items": [{"id": "1", "description": "Physical therapy x6 lumbar", "service": "physical_therapy",
-                             "body_region": "lumbar", "visits": 6}],
-        "clinical": {"surgeries": [], "prior_treatment": [], **clinical},
+                             "regions": ["lumbar"], "visits": 6}],
+        "clinical": {"surgeries": [], "treatment": {"history_complete": True}, **clinical},
     }
 
 
 def _item(data: dict[str, Any], item: str = "1") -> ItemResult:
-    result = evaluator(RULES).evaluate(Case.model_validate(data))
+    result = evaluator(RULES).evaluate(parse_case(data))
     return next(i for i in result.items if i.item_id == item)
 
 
@@ -64,28 +65,32 @@ def test_unknown_surgical_history_follows_the_dates_with_an_assumption() -> None
 
 
 def test_surgery_within_its_period_is_postsurgical_whatever_the_injury_date() -> None:
-    surgery = {"procedure": "lumbar_discectomy_laminectomy", "body_region": "lumbar", "date": "2016-10-03"}
+    surgery = {"procedure": "lumbar_discectomy_laminectomy", "region": "lumbar", "date": "2016-10-03"}
     item = _item(_case(80, surgeries=[surgery]))
     assert _phase(item) == "postsurgical" and item.rule == "PSTG09-PM"
 
 
 def test_surgery_after_its_period_is_chronic() -> None:
-    surgery = {"procedure": "lumbar_discectomy_laminectomy", "body_region": "lumbar", "date": "2015-01-05"}
-    data = _case(100, surgeries=[surgery], prior_treatment=[
-        {"type": "physical_therapy", "body_region": "lumbar", "phase": "postsurgical", "visits_authorized": 16,
-         "visits_completed": 16}])
+    surgery = {"procedure": "lumbar_discectomy_laminectomy", "region": "lumbar", "date": "2015-01-05"}
+    data = _case(100, surgeries=[surgery], treatment={"courses": [
+        {"modality": "physical_therapy", "region": "lumbar", "phase": "postsurgical", "visits_authorized": 16,
+         "visits_completed": 16}]})
     assert _phase(_item(data)) == "chronic"
 
 
 def test_certified_surgery_not_yet_done_is_postsurgical() -> None:
-    item = _item(_case(6, surgery_authorized="present"))
+    data = _case(6)
+    data["requested_items"][0]["ancillary_to"] = {
+        "description": "lumbar discectomy", "procedure": "lumbar_discectomy_laminectomy", "region": "lumbar",
+        "status": "certified"}
+    item = _item(data)
     assert _phase(item) == "postsurgical"
 
 
 def test_therapy_requested_with_a_surgery_is_postsurgical_care() -> None:
     data = _case(6)
     data["requested_items"] = [
-        {"id": "1", "description": "Lumbar discectomy", "service": "surgery", "body_region": "lumbar"},
-        {"id": "2", "description": "Post-op PT x8", "service": "physical_therapy", "body_region": "lumbar",
+        {"id": "1", "description": "Lumbar discectomy", "service": "surgery", "regions": ["lumbar"]},
+        {"id": "2", "description": "Post-op PT x8", "service": "physical_therapy", "regions": ["lumbar"],
          "visits": 8, "ancillary_to": "1"}]
     assert _phase(_item(data, "2")) == "postsurgical"

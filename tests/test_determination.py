@@ -25,8 +25,8 @@ def test_markdown_and_html_read_like_a_determination() -> None:
     markdown = render_document(case, result, "markdown")
     assert "## IMR issues, decisions and rationales" in markdown
     assert "### Physical therapy 3x6 for the cervical spine: Upheld" in markdown
-    assert "**Guideline:** Decision based on MTUS Postsurgical Treatment Guidelines (2009)" in markdown
-    assert "Page(s): 11" in markdown and "**Decision rationale:**" in markdown
+    assert "**Guideline:** Decision based on MTUS Chronic Pain Medical Treatment Guidelines (2009)" in markdown
+    assert "Page(s): 98-99" in markdown and "**Decision rationale:**" in markdown
     html = render_document(case, result, "html")
     assert html.startswith("<!DOCTYPE html>") and "IMR ISSUES, DECISIONS AND RATIONALES" in html
     assert render_document(case, result, "html") == html

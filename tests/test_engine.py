@@ -27,7 +27,12 @@ def evaluate(data: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 
 def test_trace_shows_a_derived_fact_produced_by_one_rule_and_consumed_by_another() -> None:
-    item = evaluator(RULES).evaluate(read_case(SEEDS / "seed-000-cervical-fusion.yaml")).items[0]
+    data = load(SEEDS / "seed-000-cervical-fusion.yaml")   # the fusion dated, 8 postsurgical visits unused
+    data["clinical"]["surgeries"][0]["date"] = "2014-03-11"
+    data["clinical"]["treatment"]["courses"].append(
+        {"modality": "physical_therapy", "region": "cervical", "phase": "postsurgical", "visits_authorized": 8,
+         "visits_completed": 0})
+    item = evaluate(data).items[0]
     steps = {step.rule: step for step in item.trace if step.kind in ("derive", "applies")}
     # level 1: the procedure gives the period; level 2: the period gives within/after; level 3: the phase
     period = steps["PS-CERVICAL-FUSION"]
@@ -234,8 +239,12 @@ def test_an_either_or_criterion_already_met_asks_for_nothing_under_it() -> None:
 
 
 def test_a_request_no_rule_in_force_applies_to_names_the_date_and_the_conditions() -> None:
-    case = read_case(SEEDS.parent / "historical" / "CM16-0230548.yaml")
-    item = evaluator(RULES).evaluate(case).items[0]
+    data = load(SEEDS / "seed-001-lumbar-pt.yaml")   # an MRI over several regions: no region's rule applies
+    data["request_date"] = "2016-11-23"
+    data["requested_items"] = [{"id": "1", "description": "MRI of the neck and hand", "service": "imaging_mri",
+                                "regions": ["multiple"]}]
+    data.pop("recorded", None)
+    item = evaluate(data).items[0]
     assert item.decision == "Not addressed"
     assert item.rationale.startswith("No rule in force on 2016-11-23 for imaging mri (multiple region) applies")
     assert "PROC-ANCILLARY (associated_procedure): proc.ancillary_follows is present" in item.rationale

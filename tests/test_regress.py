@@ -112,8 +112,8 @@ def test_baseline_json_shape(tmp_path: Path) -> None:
     run_cli("regress", SEEDS, "--write-baseline", baseline)
     data = json.loads(baseline.read_text())
     assert data["baseline_version"] == 1
-    assert data["items"]["SEED-000/1"] == {"decision": "Upheld", "basis": "not_met", "rule": "PSTG09-PM",
-                                           "guideline": "postsurgical_2009"}
+    assert data["items"]["SEED-001/1"] == {"decision": "Upheld", "basis": "not_met", "rule": "CPMTG09-PM",
+                                           "guideline": "cpmtg_2009"}
 
 
 def test_accept_with_a_broken_rule_base_exits_4_and_a_broken_accept_file_exits_3(rules_copy: Path,

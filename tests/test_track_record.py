@@ -43,10 +43,10 @@ def test_explain_shows_the_deciding_rules_record(rules_copy: Path) -> None:
                     rules_copy / "track_record.json")
     assert stats.returncode == 0, stats.stderr
     data = json.loads((rules_copy / "track_record.json").read_text())
-    pstg = data["rules"]["PSTG09-PM"]
-    result = run_cli("explain", SEEDS / "seed-000-cervical-fusion.yaml", "--rules", rules_copy)
+    pstg = data["rules"]["CPMTG09-PM"]
+    result = run_cli("explain", SEEDS / "seed-001-lumbar-pt.yaml", "--rules", rules_copy)
     assert result.returncode == 0, result.stderr
-    expected = f"Track record: PSTG09-PM {Tally(pstg['decided'], pstg['agreed']).words()}"
+    expected = f"Track record: CPMTG09-PM {Tally(pstg['decided'], pstg['agreed']).words()}"
     assert re.fullmatch(r"decided \d+ historical items?; reviewers agreed on \d+", Tally(**pstg).words())
     assert expected in result.stdout
     assert f"with rule base {data['rule_base_version']})" in result.stdout

@@ -116,7 +116,8 @@ def _offer_lines(item: ItemResult, changes: dict[str, list[Change]]) -> list[str
         return ["", _wrap(f"{WHAT_IF_HEADING}: none found. Documenting one or two facts the record leaves open, "
                           "or changing the request, does not turn it; history (visits given, dates, age, surgeries "
                           "done) is never changed.")]
-    lines = ["", f"  {WHAT_IF_HEADING} (each re-evaluated; document only what is true):"]
+    lines = ["", _wrap(f"{WHAT_IF_HEADING} (each checked by re-evaluating the item; document only what is "
+                       "true):")]
     for change in found:
         text = f"{'; and '.join(change.offers)}: would be {change.decision} under {change.rule}"
         lines.append(textwrap.fill(text, width=100, initial_indent="    - ", subsequent_indent="      ",

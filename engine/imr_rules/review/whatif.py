@@ -198,7 +198,8 @@ def _keep(scored: list[tuple[int, Any]], values: list[Any]) -> list[tuple[int, A
 
 def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int = 5,
                       full: CaseResult | None = None) -> list[Change]:
-    """Up to ``limit`` offers that turn item ``item_id``'s decision, fewest facts first, then cheapest.
+    """Up to ``limit`` offers that turn item ``item_id``'s decision, fewest facts first, then cheapest (among
+    equals, facts an unmet criterion reads itself come before facts it reads through a derivation).
 
     One fact is tried first, then two. ``full`` is the case's evaluation when the caller has it: passing it
     keeps explaining every item of a case linear in the number of items (each search re-evaluates only its
@@ -225,9 +226,10 @@ def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int
                       result.rule, _cost(rule_base, changes))
 
     blocking = _blocking_facts(rule_base, base)
+    direct = {r.name for c in base.criteria if c.state != "met" for r in c.reads}  # read by an unmet criterion
     ruleset = evaluator.compiled.ruleset_for(item.service, item.body_region, case.item_request_date(item))
     readable = [f for f in (ruleset.base_facts if ruleset else []) if can_change(rule_base.facts[f])]
-    facts = sorted(readable, key=lambda f: (f not in blocking, f))
+    facts = sorted(readable, key=lambda f: (f not in blocking, f not in direct, f))
     found: list[Change] = []
     pool: list[tuple[int, str, Any]] = []  # (progress score, fact, value) of single changes that did not flip
     budget = MAX_SINGLE

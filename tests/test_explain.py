@@ -60,7 +60,7 @@ def test_seed_explanations_list_missing_documentation_and_say_what_would_change(
     assert "Request for information to the requesting physician: please provide" in result.stdout
     assert "[from clinical." in result.stdout  # provenance of each fact read
     assert result.stdout.count(HEADING) == len(read_case(path).requested_items)  # offers, or "none found"
-    assert "(now " not in result.stdout.replace("(now not stated)", "")  # offers, not raw fact values
+    assert "- would be " not in result.stdout  # each line is an offer ("document ...: would be ..."), not a fact
 
 
 def test_a_seed_offer_is_phrased_for_the_physician_and_flips_its_item() -> None:

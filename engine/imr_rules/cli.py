@@ -195,8 +195,7 @@ def explain(
     result = engine.evaluate(case)
     wanted = [i.id for i in case.requested_items if item is None or i.id == item][:MAX_SEARCHED_ITEMS]
     changes = {item_id: what_would_change(engine, case, item_id, full=result) for item_id in wanted}
-    descriptions = {name: spec.description for name, spec in engine.compiled.rule_base.facts.items()}
-    typer.echo(render_explanation(result, changes, descriptions, item, _track_lines(result, rules)), nl=False)
+    typer.echo(render_explanation(result, changes, item, _track_lines(result, rules)), nl=False)
 
 
 def _track_lines(result: CaseResult, rules: Path | None) -> dict[str, list[str]]:

@@ -72,12 +72,12 @@ def _value_words(value: Any) -> str:
     return "not documented" if value is None else format_value(value)
 
 
-def render_explanation(result: CaseResult, changes: dict[str, list[Change]], descriptions: dict[str, str],
-                       item_id: str | None = None, track: dict[str, list[str]] | None = None) -> str:
+def render_explanation(result: CaseResult, changes: dict[str, list[Change]], item_id: str | None = None,
+                       track: dict[str, list[str]] | None = None) -> str:
     """Per item: criteria with the facts read and their provenance, the request for information, and the
     smallest changes to the documented facts that would turn the decision; ``track`` gives, per item, the
     lines of the deciding rule's track record (``review.track_record.record_lines``)."""
-    result, changes, descriptions = printable_data(result), printable_data(changes), printable_data(descriptions)
+    result, changes = printable_data(result), printable_data(changes)
     lines = [f"Case {result.case_id}; request date {result.request_date}; rule base {result.rule_base_version}", ""]
     for item in result.items:
         if item_id is not None and item.item_id != item_id:
@@ -95,17 +95,31 @@ def render_explanation(result: CaseResult, changes: dict[str, list[Change]], des
         if item.missing_documentation:
             lines += ["", "  Request for information to the requesting physician: please provide"]
             lines += [f"    {n}. {ask}" for n, ask in enumerate(item.missing_documentation, 1)]
-        found = changes.get(item.item_id, [])
-        if item.item_id not in changes and item.decision != "Not addressed":
-            lines += ["", f"  What would change the decision: not searched (explain searches the first "
-                          f"{len(changes)} items of a case; run explain --item {item.item_id} for this one)."]
-        elif found:
-            lines += ["", "  What would change the decision (re-evaluated with each change):"]
-            for change in found:
-                parts = [f"{descriptions.get(fact, fact)} were {_value_words(after)} (now {_value_words(before)})"
-                         for fact, before, after in change.changes]
-                lines.append(f"    - would be {change.decision} under {change.rule} if " + " and ".join(parts))
-        elif item.decision != "Not addressed":
-            lines += ["", "  No change of one or two documented facts turns this decision."]
+        lines += _offer_lines(item, changes)
         lines.append("")
     return "\n".join(lines)
+
+
+WHAT_IF_HEADING = "What documentation or request change would change the decision"
+
+
+def _offer_lines(item: ItemResult, changes: dict[str, list[Change]]) -> list[str]:
+    """The offers found for one item: what the treating physician could document (if it is true) or change
+    in the request, each checked by re-evaluating the item with it."""
+    if item.decision == "Not addressed":
+        return []
+    if item.item_id not in changes:
+        return ["", f"  {WHAT_IF_HEADING}: not searched (explain searches the first {len(changes)} items of a "
+                    f"case; run explain --item {item.item_id} for this one)."]
+    found = changes[item.item_id]
+    if not found:
+        return ["", _wrap(f"{WHAT_IF_HEADING}: none found. Documenting one or two facts the record leaves open, "
+                          "or changing the request, does not turn it; history (visits given, dates, age, surgeries "
+                          "done) is never changed.")]
+    lines = ["", _wrap(f"{WHAT_IF_HEADING} (each checked by re-evaluating the item; document only what is "
+                       "true):")]
+    for change in found:
+        text = f"{'; and '.join(change.offers)}: would be {change.decision} under {change.rule}"
+        lines.append(textwrap.fill(text, width=100, initial_indent="    - ", subsequent_indent="      ",
+                                   break_on_hyphens=False))
+    return lines

@@ -44,6 +44,12 @@ class GuidelineRegistryFile(_Strict):
 
 
 # ---- rules/facts.yaml --------------------------------------------------------------------------------
+ChangeKind = Literal["document", "request", "none"]
+"""How a base fact can change, as what-if offers it: ``document`` (a finding, response, monitoring or goal
+the treating physician can document if it is true), ``request`` (the request itself), ``none`` (history:
+visits already given, dates, age, the injury, surgeries done)."""
+
+
 class FactSpecModel(_Strict):
     """A fact in the catalogue (base or derived)."""
 
@@ -51,11 +57,26 @@ class FactSpecModel(_Strict):
     description: str
     ask: str | None = None
     values: list[str] | None = None
+    change: ChangeKind | None = Field(default=None, description="Base facts only; missing means 'none'.")
+    offer: str | None = Field(default=None, description="How what-if words the change: documenting the finding "
+                              "as present, or the value offered ({value}, {now}, {fact}).")
+    offer_absent: str | None = Field(default=None, description="A finding only: how what-if words documenting "
+                                     "it as absent; a base finding without it is never offered as absent.")
+
+
+class OfferWording(_Strict):
+    """How what-if words an offer when the fact has no ``offer`` of its own (fields {fact}, {value}, {now})."""
+
+    present: str = Field(description="Documenting a finding as present.")
+    absent: str = Field(description="Documenting a vocabulary finding as absent.")
+    value: str = Field(description="Documenting a number, a term or a list word.")
+    request: str = Field(description="Changing the request.")
 
 
 class FactCatalogueFile(_Strict):
     """The base fact catalogue file."""
 
+    offer_wording: OfferWording | None = None
     facts: dict[str, FactSpecModel]
 
 
@@ -185,6 +206,11 @@ class FactSpec:
     ask: str | None
     values: tuple[str, ...] | None
     origin: str
+    change: str = "none"
+    offer: str | None = None
+    offer_absent: str | None = None
+    wording: str = ""
+    """The fact's words in an offer (``{fact}``): its description, or a vocabulary finding's label."""
 
 
 @dataclass(frozen=True)
@@ -288,6 +314,8 @@ class RuleBase:
     topics: list[Topic]
     files: list[Path] = field(default_factory=list)
     vocabulary: Vocabulary = field(default_factory=lambda: Vocabulary({}))
+    offer_wording: dict[str, str] = field(default_factory=dict)
+    """``facts.yaml``'s ``offer_wording``: how what-if words an offer the fact does not word itself."""
 
     def derivations_of(self, fact: str) -> list[Derivation]:
         """Every derivation (shared or topic-scoped) that concludes ``fact``."""

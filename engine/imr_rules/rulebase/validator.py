@@ -110,8 +110,10 @@ def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnosti
                                               "a rules folder needs at least one file with 'kind: topic'"))
         return None, ctx.diagnostics
     files = [doc.path for _, doc in loaded.rule_files]
+    wording = loaded.catalogue[0].offer_wording
     base = RuleBase(root=loaded.root, version=_version(loaded), guidelines=guidelines, facts=ctx.facts,
-                    derivations=derivations, topics=topics, files=files, vocabulary=ctx.vocabulary)
+                    derivations=derivations, topics=topics, files=files, vocabulary=ctx.vocabulary,
+                    offer_wording=wording.model_dump() if wording is not None else {})
     ctx.diagnostics.extend(lint(base))
     if any(d.severity == "error" for d in ctx.diagnostics):
         return None, ctx.diagnostics
@@ -158,7 +160,10 @@ def _base_facts(ctx: _Context) -> None:
             ctx.error(document, ("facts", name), f"fact '{name}' is not computed from the case", hint)
             continue
         values = tuple(spec.values) if spec.values else base_values(ctx.vocabulary).get(name)
-        ctx.facts[name] = FactSpec(name, spec.kind, spec.description, spec.ask, values, "case")
+        _check_change(ctx, document, name, spec)
+        ctx.facts[name] = FactSpec(name, spec.kind, spec.description, spec.ask, values, "case",
+                                   change=spec.change or "none", offer=spec.offer, offer_absent=spec.offer_absent,
+                                   wording=spec.description)
     for name in FACT_NAMES:
         if name not in catalogue.facts:
             ctx.error(document, ("facts",), f"fact '{name}' is computed but not in the catalogue",
@@ -167,7 +172,43 @@ def _base_facts(ctx: _Context) -> None:
         name = FINDING_PREFIX + term.id
         ctx.facts[name] = FactSpec(name, "finding", f"{term.label} (for the item's region)",
                                    f"whether there is {term.label}, with the body region and side "
-                                   "(history or examination)", None, "case")
+                                   "(history or examination)", None, "case", change="document", wording=term.label)
+    if catalogue.offer_wording is not None:
+        for key, template in catalogue.offer_wording.model_dump().items():
+            _check_offer(ctx, document, ("offer_wording", key), template)
+
+
+OFFER_FIELDS = ("fact", "value", "now")
+"""Fields an offer template may use: the fact's words, the value offered, the value now."""
+
+
+def _check_change(ctx: _Context, document: SourceDocument, name: str, spec: FactSpecModel) -> None:
+    """A base fact says how it can change; an offer is worded only for a fact that can change."""
+    where = ("facts", name)
+    if spec.change is None:
+        ctx.diagnostics.append(Diagnostic(
+            document.name, document.line_of(where), dotted(where), f"fact '{name}' does not say how it can change",
+            "add 'change: document' (a finding the physician can document), 'request' (the request itself) or "
+            "'none' (history); what-if treats it as 'none' meanwhile", "warning"))
+    if (spec.change or "none") == "none":
+        for key in ("offer", "offer_absent"):
+            if getattr(spec, key) is not None:
+                ctx.error(document, (*where, key), f"'{key}' is given but the fact cannot change (change: none)",
+                          "remove it, or say how the fact can change")
+    if spec.offer_absent is not None and spec.kind != "finding":
+        ctx.error(document, (*where, "offer_absent"), f"'offer_absent' is for findings; '{name}' is a {spec.kind}",
+                  "word the change in 'offer' with {value}")
+    for key in ("offer", "offer_absent"):
+        template = getattr(spec, key)
+        if template is not None:
+            _check_offer(ctx, document, (*where, key), template)
+
+
+def _check_offer(ctx: _Context, document: SourceDocument, path: PathKey, template: str) -> None:
+    unknown = [f for f in template_fields(template) if f not in OFFER_FIELDS]
+    if unknown:
+        ctx.error(document, path, f"unknown field '{{{unknown[0]}}}' in an offer",
+                  "an offer may use " + ", ".join(f"{{{f}}}" for f in OFFER_FIELDS))
 
 
 def _derived_facts(ctx: _Context) -> None:
@@ -178,6 +219,11 @@ def _derived_facts(ctx: _Context) -> None:
                 ctx.error(document, ("derived_facts", name), f"fact '{name}' is already declared by {other}",
                           "declare each derived fact once and reuse it")
                 continue
+            if spec.change is not None or spec.offer is not None or spec.offer_absent is not None:
+                key = "change" if spec.change is not None else ("offer" if spec.offer is not None else "offer_absent")
+                ctx.error(document, ("derived_facts", name, key), f"derived fact '{name}' cannot say how it changes",
+                          "a derived fact changes through the base facts it is concluded from; "
+                          "say it in rules/facts.yaml")
             if not re.match(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", name):
                 ctx.error(document, ("derived_facts", name), f"'{name}' is not a valid fact name",
                           "use lower-case words joined by dots")

@@ -1,8 +1,8 @@
 """Generate docs/measurements.md: regression figures (all, tune, check), coverage per category, the rule
 base's size and the engine's distance from durable_rules' limits, stamped with the date and rule-base id.
 
-The tables are never edited by hand: ``python -m tools.measurements`` rewrites the file, and a test checks
-that the file names the rule base it was measured on. Letters (end to end through intake) are optional
+The tables are never edited by hand: ``python -m tools.measurements`` rewrites the file (tests/test_measurements.py
+renders the page and checks its stamp and tables). Letters (end to end through intake) are optional
 (``--letters``), since extracting 113 letters takes about half a minute.
 """
 

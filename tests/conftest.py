@@ -52,6 +52,18 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
+def seed_000_dated(surgery_date: str, unused_postop_visits: int | None = 8) -> dict[str, Any]:
+    """Seed 000 as data with its cervical fusion dated (its summary names the fusion without a date) and,
+    unless None, a postsurgical therapy course authorized and not attended."""
+    data = load(SEEDS / "seed-000-cervical-fusion.yaml")
+    data["clinical"]["surgeries"][0]["date"] = surgery_date
+    if unused_postop_visits is not None:
+        data["clinical"]["treatment"]["courses"].append(
+            {"modality": "physical_therapy", "region": "cervical", "phase": "postsurgical",
+             "visits_authorized": unused_postop_visits, "visits_completed": 0})
+    return data
+
+
 @pytest.fixture
 def rules_copy(tmp_path: Path) -> Path:
     """A private copy of the shipped rules folder, for tests that break it on purpose."""

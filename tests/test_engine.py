@@ -17,7 +17,7 @@ from imr_rules.engine.evaluator import Evaluator, combine
 from imr_rules.engine.knowledge_base import evaluator, load_rule_base
 from imr_rules.rulebase.compiler import compile_rule_base
 
-from .conftest import RULES, SEEDS, load
+from .conftest import RULES, SEEDS, load, seed_000_dated
 
 CHRONIC = RULES / "physical_medicine" / "chronic_pm_2009.examples" / "upheld.yaml"
 
@@ -27,12 +27,7 @@ def evaluate(data: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 
 def test_trace_shows_a_derived_fact_produced_by_one_rule_and_consumed_by_another() -> None:
-    data = load(SEEDS / "seed-000-cervical-fusion.yaml")   # the fusion dated, 8 postsurgical visits unused
-    data["clinical"]["surgeries"][0]["date"] = "2014-03-11"
-    data["clinical"]["treatment"]["courses"].append(
-        {"modality": "physical_therapy", "region": "cervical", "phase": "postsurgical", "visits_authorized": 8,
-         "visits_completed": 0})
-    item = evaluate(data).items[0]
+    item = evaluate(seed_000_dated("2014-03-11")).items[0]   # fusion dated, 8 postsurgical visits unused
     steps = {step.rule: step for step in item.trace if step.kind in ("derive", "applies")}
     # level 1: the procedure gives the period; level 2: the period gives within/after; level 3: the phase
     period = steps["PS-CERVICAL-FUSION"]

@@ -13,14 +13,14 @@ import pytest
 from imr_rules.cases.reader import parse_case, read_case
 from imr_rules.engine.knowledge_base import evaluator
 
-from .conftest import RULES, SEEDS, load, run_cli
+from .conftest import RULES, SEEDS, load, run_cli, seed_000_dated
 
 SEED_FILES = sorted(SEEDS.glob("*.yaml"))
 CITATION_NEEDS_MORE_THAN_THE_SUMMARY = {("seed-000-cervical-fusion", "1")}
 """Seed 000's summary names the cervical fusion without its date, so whether the therapy falls in the
 postsurgical period (the letter cites the Postsurgical guideline) is not established from it; the test
 below documents the date and checks the citation."""
-FUSION_DATE = "2014-03-11"  # the date seed letter 000 gives outside its case summary
+FUSION_DATE = "2014-03-11"  # the fusion date of the earlier encoding of seed 000 (not in its case summary)
 
 
 def _pages(text: str) -> set[int]:
@@ -63,21 +63,14 @@ def test_seed_cli_text_reads_like_a_letter() -> None:
 
 
 def test_seed_000_cites_the_postsurgical_guideline_once_the_surgery_date_is_documented() -> None:
-    changed = copy.deepcopy(load(SEEDS / "seed-000-cervical-fusion.yaml"))
-    changed["clinical"]["surgeries"][0]["date"] = FUSION_DATE
-    changed["clinical"]["treatment"]["courses"].append(
-        {"modality": "physical_therapy", "region": "cervical", "phase": "postsurgical", "visits_authorized": 8,
-         "visits_completed": 0})
-    item = _evaluate(changed).items[0]
+    item = _evaluate(seed_000_dated(FUSION_DATE)).items[0]
     assert item.decision == "Upheld"
     assert item.citation is not None and item.citation.guideline_id == "postsurgical_2009"
     assert "Page(s): 11" in item.citation.text
 
 
 def test_postsurgical_seed_flips_when_the_course_is_the_first_one_within_the_period() -> None:
-    data = load(SEEDS / "seed-000-cervical-fusion.yaml")
-    changed = copy.deepcopy(data)
-    changed["clinical"]["surgeries"][0]["date"] = "2015-01-20"          # two months before the request
+    changed = seed_000_dated("2015-01-20", unused_postop_visits=None)   # two months before the request
     changed["clinical"]["treatment"] = {"history_complete": True}         # no course authorized yet
     changed["requested_items"][0]["duration_weeks"] = 4                   # 3x4 = 12 = the initial course
     item = _evaluate(changed).items[0]
@@ -88,12 +81,7 @@ def test_postsurgical_seed_flips_when_the_course_is_the_first_one_within_the_per
 
 
 def test_unused_authorized_visits_alone_keep_the_postsurgical_seed_upheld() -> None:
-    data = load(SEEDS / "seed-000-cervical-fusion.yaml")
-    changed = copy.deepcopy(data)
-    changed["clinical"]["surgeries"][0]["date"] = "2015-01-20"
-    changed["clinical"]["treatment"]["courses"].append(
-        {"modality": "physical_therapy", "region": "cervical", "phase": "postsurgical", "visits_authorized": 8,
-         "visits_completed": 0})
+    changed = seed_000_dated("2015-01-20")
     changed["requested_items"][0]["duration_weeks"] = 4
     item = _evaluate(changed).items[0]
     assert item.decision == "Upheld"

@@ -236,11 +236,13 @@ def validate(
             problems += check_example(example, engine)
     case_problems: list[Diagnostic] = []
     failed_cases = 0
+    case_hints: list[Diagnostic] = []
     for case_file in cases or []:
         in_file = _case_file_problems(case_file)
         failed_cases += bool(in_file)
         case_problems += in_file
-    _print_diagnostics(problems + case_problems)
+        case_hints += [] if in_file else _case_file_hints(case_file)
+    _print_diagnostics(problems + case_problems + case_hints)
     rule_errors = [d for d in problems if d.severity == "error"]
     if rule_errors:
         typer.echo(printable(f"rules {root}: {len(rule_errors)} error(s)"), err=True)
@@ -251,6 +253,13 @@ def validate(
     typer.echo(f"ok: {len(rule_base.topics)} topic rules, {len(rule_base.derivations)} shared derivations, "
                f"{len(knowledge_base.compiled.rulesets)} rulesets registered, {len(cases or [])} case(s) valid; "
                f"rule base {rule_base.version}")
+
+
+def _case_file_hints(case_file: Path) -> list[Diagnostic]:
+    """Warnings for a valid case file: free-text facts that name a finding the rules could read."""
+    from imr_rules.cases.hints import file_hints
+
+    return file_hints(case_file)
 
 
 def _case_file_problems(case_file: Path) -> list[Diagnostic]:

@@ -183,6 +183,8 @@ class RequestedItem(_Strict):
     formulation: FormulationId | None = None
     route: RouteId | None = None
     test_kind: TestKindId | None = Field(default=None, description="Which test: emg, ncs, emg_ncs, ecg...")
+    procedure: ProcedureId | None = Field(
+        default=None, description="For a surgery request, which procedure (procedures vocabulary), when stated.")
     ancillary_to: str | OutsideProcedure | None = Field(
         default=None, description="The procedure this item accompanies: the id of a requested item of this case, "
                                   "or a procedure outside the case with its status.")

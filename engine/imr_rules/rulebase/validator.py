@@ -51,6 +51,7 @@ VOCABULARY_VALUES: dict[str, str] = {
     "item.formulation": "formulations",
     "item.route": "routes",
     "item.test_kind": "test_kinds",
+    "item.procedure": "procedures",
 }
 """Base facts whose values are the terms of a vocabulary."""
 

@@ -188,8 +188,8 @@ def _course_fact(attribute: str, postsurgical_only: bool, same_service: bool = T
     def project(scope: Scope) -> tuple[Any, str]:
         services = [scope.item.service] if same_service else _active_services(scope.vocabulary)
         courses, complete = _courses(scope, services, postsurgical_only)
-        if attribute == "function_response":
-            response = _combined(c.function_response for c in courses) if courses else None
+        if attribute in ("function_response", "pain_response"):
+            response = _combined(getattr(c, attribute) for c in courses) if courses else None
             return response, "clinical.treatment"
         return _sum_visits(courses, complete, attribute), "clinical.treatment"
     return project
@@ -385,6 +385,7 @@ def _clinical_projections() -> dict[str, Projection]:
         "prior.visits_completed": _course_fact("visits_completed", False),
         "prior.visits_authorized": _course_fact("visits_authorized", False),
         "prior.functional_improvement": _course_fact("function_response", False),
+        "prior.pain_relief": _course_fact("pain_response", False),
         "postop.visits_authorized": _course_fact("visits_authorized", True),
         "postop.visits_completed": _course_fact("visits_completed", True),
         "postop.functional_improvement": _course_fact("function_response", True),

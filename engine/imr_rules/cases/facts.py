@@ -184,8 +184,29 @@ def _combined(states: Iterable[str | None]) -> str | None:
     return None
 
 
+_NOT_YET_PERFORMED = ("certified", "not_certified", "pending")
+BEFORE_SURGERY_SOURCE = "requested_items.ancillary_to (the procedure is not yet performed)"
+
+
+def planned_procedure(scope: Scope) -> tuple[bool, str | None]:
+    """Whether the item accompanies a procedure not yet performed, and that procedure when it is named.
+
+    A procedure requested in the same case, or one outside it that is certified, not certified or pending,
+    has not been performed: no postsurgical visit can have been given after it yet.
+    """
+    target = scope.item.ancillary_to
+    if isinstance(target, str):
+        requested = next((i for i in scope.case.requested_items if i.id == target), None)
+        return True, requested.procedure if requested is not None else None
+    if target is not None and target.status in _NOT_YET_PERFORMED:
+        return True, target.procedure
+    return False, None
+
+
 def _course_fact(attribute: str, postsurgical_only: bool, same_service: bool = True) -> Projection:
     def project(scope: Scope) -> tuple[Any, str]:
+        if postsurgical_only and attribute in ("visits_completed", "visits_authorized") and planned_procedure(scope)[0]:
+            return 0, BEFORE_SURGERY_SOURCE
         services = [scope.item.service] if same_service else _active_services(scope.vocabulary)
         courses, complete = _courses(scope, services, postsurgical_only)
         if attribute in ("function_response", "pain_response"):
@@ -203,6 +224,10 @@ def _active_services(vocabulary: Vocabulary) -> list[str]:
 
 def _surgery_fact(what: str) -> Projection:
     def project(scope: Scope) -> tuple[Any, str]:
+        if what == "procedure":
+            before, planned = planned_procedure(scope)
+            if before and planned is not None:
+                return planned, BEFORE_SURGERY_SOURCE
         surgeries = scope.case.clinical.surgeries
         source = "clinical.surgeries"
         if surgeries is None:

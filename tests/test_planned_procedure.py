@@ -31,8 +31,11 @@ def _facts(data: dict[str, Any]) -> dict[str, tuple[Any, str]]:
     return {f.name: (f.value, f.source) for f in project_item(case, case.requested_items[1], NAMES)}
 
 
-@pytest.mark.parametrize("ancillary_to", ["1", {"description": "cuff repair", "procedure": "rotator_cuff_repair_arthroscopic",
-                                                "region": "shoulder", "status": "certified"}])
+OUTSIDE = {"description": "cuff repair", "procedure": "rotator_cuff_repair_arthroscopic", "region": "shoulder",
+           "status": "certified"}
+
+
+@pytest.mark.parametrize("ancillary_to", ["1", OUTSIDE])
 def test_a_procedure_not_yet_performed_has_no_postsurgical_visits(ancillary_to: Any) -> None:
     facts = _facts(_case(ancillary_to))
     assert facts["postop.visits_completed"] == (0, BEFORE_SURGERY_SOURCE)

@@ -295,6 +295,20 @@ def _same_class(scope: Scope) -> list[Medication] | None:
     return [m for m in meds if m.drug_class == scope.item.service]
 
 
+NON_OPIOID_ANALGESICS = ("nsaid", "anticonvulsant", "antidepressant", "topical_analgesic", "muscle_relaxant")
+"""Medication classes that count as non-opioid pain treatment."""
+
+
+def _non_opioid_without_relief(scope: Scope) -> tuple[Any, str]:
+    """Present when a non-opioid pain medication in the list gives no pain relief; absent when all give relief."""
+    meds = [m for m in scope.case.clinical.medications or [] if m.drug_class in NON_OPIOID_ANALGESICS]
+    if any(m.pain_response == "absent" for m in meds):
+        return "present", "clinical.medications"
+    if meds and all(m.pain_response == "present" for m in meds):
+        return "absent", "clinical.medications"
+    return None, "clinical.medications"
+
+
 def _class_in_use(classes: tuple[str, ...]) -> Projection:
     def project(scope: Scope) -> tuple[Any, str]:
         meds = scope.case.clinical.medications
@@ -435,6 +449,7 @@ def _clinical_projections() -> dict[str, Projection]:
         "medication.same_class_response": _same_class_response,
         "medication.nsaid_in_use": _class_in_use(("nsaid",)),
         "medication.opioid_in_use": _class_in_use(("opioid",)),
+        "medication.non_opioid_without_relief": _non_opioid_without_relief,
         "medication.first_line_neuropathic_tried": _class_in_use(("antidepressant", "anticonvulsant")),
         "exam.muscle_spasm": _finding_fact("muscle_spasm"),
         "pain.neuropathic": _finding_fact("neuropathic_pain"),

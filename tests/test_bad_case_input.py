@@ -139,3 +139,15 @@ def test_validate_reports_bad_cases_with_exit_3(write_case: Callable[..., Path])
     result = run_cli("validate", "--no-examples", "rules", good, bad)
     assert result.returncode == 3
     assert "bad.yaml:10" in result.stderr and "good.yaml" not in result.stderr
+
+
+def test_a_comma_inside_braces_is_explained_even_when_a_field_name_is_close(tmp_path: Path) -> None:
+    """'{description: tear, status post repair}' splits at the comma; 'status' is a field, but not the cause."""
+    case = tmp_path / "comma.yaml"
+    case.write_text("schema: 2\ncase_id: X\nclaim: {injury_date: 2016-01-01}\nrequest_date: 2016-11-01\n"
+                    "diagnoses:\n  - {description: tear, status post repair, category: other}\n"
+                    "requested_items:\n  - {id: '1', description: x, service: surgery, regions: [knee]}\n",
+                    encoding="utf-8")
+    done = run_cli("evaluate", case)
+    assert done.returncode != 0
+    assert "comma.yaml:6" in done.stderr and "a comma ends the value" in done.stderr

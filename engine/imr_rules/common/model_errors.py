@@ -107,10 +107,10 @@ def translate(error: ValidationError, document: SourceDocument, root: type[BaseM
             known = list(parent.model_fields) if parent else []
             guess = _nearest(str(loc[-1]), known)
             message = f"unknown field '{loc[-1]}'"
-            if guess:
-                hint = f"did you mean '{guess}'?"
-            elif " " in str(loc[-1]) or not known:
+            if " " in str(loc[-1]) or not known:
                 hint = "inside { } a comma ends the value: put text with commas in quotes"
+            elif guess:
+                hint = f"did you mean '{guess}'?"
             else:
                 hint = f"known fields here: {', '.join(known)}"
         elif kind == "missing":

@@ -380,6 +380,14 @@ def _categories(scope: Scope) -> tuple[Any, str]:
     return (cats or None), "diagnoses"
 
 
+def _diagnosis_uncertain(scope: Scope) -> tuple[Any, str]:
+    """Present when a diagnosis of the item's regions is only suspected or to be ruled out."""
+    relevant = [d for d in scope.case.diagnoses if scope.region_matches(d.region, finding=True)]
+    if any(d.status in ("suspected", "rule_out") for d in relevant):
+        return "present", "diagnoses"
+    return ("absent" if relevant else None), "diagnoses"
+
+
 def _flag(value: bool) -> str:
     return "present" if value else "absent"
 
@@ -415,6 +423,7 @@ def _item_projections() -> dict[str, Projection]:
         "injury.weeks_since": lambda s: (
             (s.case.item_request_date(s.item) - s.case.claim.injury_date).days // 7, "claim.injury_date"),
         "diagnosis.categories": _categories,
+        "diagnosis.uncertain": _diagnosis_uncertain,
     }
 
 

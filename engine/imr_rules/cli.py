@@ -22,6 +22,7 @@ from imr_rules.cases.model import Case
 from imr_rules.cases.reader import read_case
 from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
+from imr_rules.common.extras import MissingExtraError
 from imr_rules.common.model_errors import translate
 from imr_rules.common.outputs import OutputError, check_target, write_atomic
 from imr_rules.common.text import json_text, printable, terminal_text
@@ -435,6 +436,8 @@ def extract(
     for letter in letters:
         try:
             result = extract_letter(letter)
+        except MissingExtraError:
+            raise
         except Exception as exc:  # one letter's failure is reported and the others are extracted
             result = Extraction(printable(str(letter)), None, problems=[Diagnostic(
                 str(letter), None, "", f"internal error: {type(exc).__name__}: {exc}", "the other letters go on")])
@@ -693,6 +696,9 @@ def main() -> None:
         raise
     except OutputError as exc:
         _output_failed(str(exc))
+    except MissingExtraError as exc:
+        typer.echo(f"imr-rules: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
     except Exception as exc:
         typer.echo(printable(f"imr-rules: internal error: {type(exc).__name__}: {exc}"), err=True)
         sys.exit(EXIT_INTERNAL)

@@ -31,7 +31,6 @@ from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.knowledge_base import default_rules_dir, evaluator, load_knowledge_base, load_rule_base
 from imr_rules.engine.results import CaseResult
-from imr_rules.review.report import render_text
 
 if TYPE_CHECKING:
     from imr_rules.regression.runner import FileResult
@@ -130,15 +129,9 @@ def evaluate(
 
 
 def _render(case: Case, result: CaseResult, output: OutputFormat, trace: bool) -> str | bytes:
-    from imr_rules.review.determination import decision_record, render_document, render_pdf
+    from imr_rules.api import Evaluation, render
 
-    if output == OutputFormat.json:
-        return json_text(json.dumps(decision_record(case, result), indent=2, ensure_ascii=False)) + "\n"
-    if output in (OutputFormat.markdown, OutputFormat.html):
-        return render_document(case, result, output.value)
-    if output == OutputFormat.pdf:
-        return render_pdf(case, result)
-    return render_text(result, trace)
+    return render(Evaluation(case, result), output.value, trace)
 
 
 def _write(content: str | bytes, out_file: Path | None) -> None:
@@ -174,15 +167,23 @@ def replay(
     typer.echo(f"reproduced: record {again['record_id']}, {len(again['items'])} item(s) identical")
 
 
+class ExplainFormat(StrEnum):
+    """Output formats of ``explain``."""
+
+    text = "text"
+    json = "json"
+
+
 @app.command()
 def explain(
     case_file: Annotated[Path, typer.Argument(help="Case YAML file.", show_default=False)],
     item: Annotated[str | None, typer.Option("--item", help="Only this requested item id.")] = None,
     rules: RulesOption = None,
+    output: Annotated[ExplainFormat, typer.Option("--format", "-f", help="Output format (json: "
+                                                  "docs/schemas/explanation.schema.json).")] = ExplainFormat.text,
 ) -> None:
     """Why each item came out as it did, what documentation is missing, and what would change the decision."""
-    from imr_rules.review.report import render_explanation
-    from imr_rules.review.whatif import MAX_SEARCHED_ITEMS, what_would_change
+    from imr_rules.review.explanation import explain_case
 
     engine = _evaluator_or_exit(rules)
     try:
@@ -193,19 +194,11 @@ def explain(
         typer.echo(printable(f"{case_file}: error: --item {item}: no such requested item "
                              f"(items: {', '.join(i.id for i in case.requested_items[:50])})"), err=True)
         raise typer.Exit(EXIT_USAGE)
-    result = engine.evaluate(case)
-    wanted = [i.id for i in case.requested_items if item is None or i.id == item][:MAX_SEARCHED_ITEMS]
-    changes = {item_id: what_would_change(engine, case, item_id, full=result) for item_id in wanted}
-    typer.echo(render_explanation(result, changes, item, _track_lines(result, rules)), nl=False)
-
-
-def _track_lines(result: CaseResult, rules: Path | None) -> dict[str, list[str]]:
-    """Per item, the deciding rule's track record from ``track_record.json`` beside the rules (if any)."""
-    from imr_rules.review.track_record import load_track_record, record_lines
-
-    record = load_track_record(rules or default_rules_dir())
-    return {i.item_id: record_lines(record, i.rule, [c.key for c in i.criteria if c.state == i.basis],
-                                    result.rule_base_version) for i in result.items}
+    explanation = explain_case(engine, case, rules or default_rules_dir(), item)
+    if output == ExplainFormat.json:
+        typer.echo(json_text(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False)))
+        return
+    typer.echo(explanation.text(), nl=False)
 
 
 @app.command()

@@ -330,6 +330,14 @@ def _read_accepted(path: Path | None) -> dict[str, str]:
     return {entry.item: entry.reason for entry in accepted.accepted}
 
 
+class RegressFormat(StrEnum):
+    """Output formats of ``regress`` on standard output."""
+
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
 @app.command()
 def regress(
     paths: Annotated[list[Path], typer.Argument(help="Case files, IMR letters (PDF or text, extracted on the fly) "
@@ -348,6 +356,9 @@ def regress(
         "--show-check-disagreements",
         help="Also list disagreements and flips of CHECK items. For a final review only: do NOT write or adjust "
              "rules looking at them, or the check figures stop measuring anything.")] = False,
+    output: Annotated[RegressFormat, typer.Option("--format", "-f", help="Report format: text, JSON "
+                                                  "(docs/schemas/regression.schema.json) or SARIF 2.1.0 "
+                                                  "(disagreements and flips).")] = RegressFormat.text,
 ) -> None:
     """Evaluate cases with recorded determinations; report agreement, citations, disagreements and flips.
 
@@ -378,9 +389,12 @@ def regress(
         flips, _ = compare_baseline(rows, previous, accepted)
     today = dt.date.today()
     cases = sum(1 for result in results if result.outcomes)
-    typer.echo(terminal_text(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases,
-                                                       show_check)),
-               nl=False)
+    if output == RegressFormat.text:
+        typer.echo(terminal_text(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases,
+                                                           show_check)),
+                   nl=False)
+    else:
+        typer.echo(_regress_document(results, flips, rule_base.version, today, show_check, output))
     if write_baseline:
         write_atomic(write_baseline, json.dumps(baseline_of(rows, rule_base.version), indent=1, sort_keys=True) + "\n")
     if junit:
@@ -398,6 +412,15 @@ def regress(
     _report_failed_inputs(results)
     if unexpected:
         raise typer.Exit(EXIT_UNEXPECTED_FLIPS)
+
+
+def _regress_document(results: list[FileResult], flips: list[Any] | None, version: str, today: dt.date,
+                      show_check: bool, output: RegressFormat) -> str:
+    from imr_rules.regression.results_json import regression_json, regression_record, regression_sarif
+
+    record = regression_record(results, flips, version, today, show_check)
+    document = regression_json(record) if output == RegressFormat.json else regression_sarif(record)
+    return json_text(json.dumps(document, indent=1, ensure_ascii=False))
 
 
 class ExtractFormat(StrEnum):
@@ -578,9 +601,29 @@ def rules_limits(rules: RulesOption = None) -> None:
         typer.echo(f"  {usage.limit:<32} {bound:>14}  ({usage.error}) {usage.where}".rstrip())
 
 
+class SchemaKind(StrEnum):
+    """The documents ``schema`` describes: the case format (input) and each JSON output."""
+
+    case = "case"
+    evaluation = "evaluation"
+    explanation = "explanation"
+    batch = "batch"
+    regression = "regression"
+
+
 @app.command()
-def schema(rules: RulesOption = None) -> None:
-    """Print the JSON Schema of the case format (for editors), with the terms of the rule base's vocabulary."""
+def schema(
+    kind: Annotated[SchemaKind, typer.Argument(help="case (the input format, with the vocabulary's terms), or an "
+                                                    "output: evaluation, explanation, batch, regression.")]
+    = SchemaKind.case,
+    rules: RulesOption = None,
+) -> None:
+    """Print a JSON Schema: the case format (for editors), or an output's (published in docs/schemas/)."""
+    if kind != SchemaKind.case:
+        from imr_rules.api.schemas import output_schema
+
+        typer.echo(json.dumps(output_schema(kind.value), indent=2, ensure_ascii=False))
+        return
     from imr_rules.cases.schema import case_schema
 
     typer.echo(json.dumps(case_schema(_vocabulary_or_exit(rules)), indent=2, ensure_ascii=False))

@@ -60,6 +60,14 @@ def test_letters_without_intake_extra_name_it(command: str) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_serve_without_service_extra_names_it() -> None:
+    done = _run_without(("fastapi", "uvicorn"), "serve", "--port", "1")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "imr-rules: the HTTP service (serve) needs the 'service' extra (uvicorn is not installed): "
+        "pip install 'imr-rules[service]'")
+
+
 def test_needs_extra_lets_other_missing_modules_through() -> None:
     with pytest.raises(ModuleNotFoundError), needs_extra("service"):
         import imr_rules_no_such_module  # type: ignore[import-not-found]  # noqa: F401

@@ -659,6 +659,28 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes evaluating cases.")] = 2,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds one case may take (504 past it).")] = 30.0,
+    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key; when it is set, "
+                                                  "requests must send it in the X-API-Key header.")]
+    = "IMR_RULES_API_KEY",
+    rules: RulesOption = None,
+) -> None:
+    """Run the HTTP service: POST /evaluate, /explain, /evaluate/batch; GET /rules, /health, /docs (OpenAPI)."""
+    from imr_rules.service.app import serve as run_service
+    from imr_rules.service.app import settings_from_environment
+
+    _evaluator_or_exit(rules)  # a bad rule base stops here, located, before any worker starts
+    settings = settings_from_environment(rules, workers, timeout, api_key_env)
+    typer.echo(f"imr-rules serve: http://{host}:{port} ({workers} worker(s); API key "
+               f"{'required' if settings.api_key else 'not required'}); Ctrl-C stops", err=True)
+    run_service(settings, host, port)
+
+
 class _GuardedOutput(io.RawIOBase):
     """Standard output at the file-descriptor level: a failed write (broken pipe, closed descriptor, disk
     full) raises ``OutputError``, which the command line reports with exit 7 instead of exiting silently."""

@@ -100,14 +100,14 @@ class KnowledgeBase:
         valid = self.case(case)
         return Evaluation(valid, self.engine.evaluate(valid))
 
-    def explain(self, case: CaseInput, item: str | None = None) -> Explanation:
+    def explain(self, case: CaseInput, item: str | None = None, name: str = "<case>") -> Explanation:
         """Why each item (or ``item``) came out as it did, and what documentation or request change would turn it.
 
-        An ``item`` that is not in the case raises ``InputError``.
+        An ``item`` that is not in the case raises ``InputError`` (``name``: the file name it gives case data).
         """
-        valid = self.case(case)
+        valid = self.case(case, name)
         if item is not None and item not in {i.id for i in valid.requested_items}:
-            raise InputError([Diagnostic("<case>", None, "item", f"no requested item {item!r}",
+            raise InputError([Diagnostic(name, None, "item", f"no requested item {item!r}",
                                          f"items: {', '.join(i.id for i in valid.requested_items[:50])}")])
         return explain_case(self.engine, valid, self.rules_dir, item)
 

@@ -9,7 +9,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -330,6 +330,19 @@ def _read_accepted(path: Path | None) -> dict[str, str]:
     return {entry.item: entry.reason for entry in accepted.accepted}
 
 
+class Executor(StrEnum):
+    """Where ``regress`` and ``extract`` run: local processes or a Ray cluster."""
+
+    local = "local"
+    ray = "ray"
+
+
+ExecutorOption = Annotated[Executor, typer.Option(help="local: processes on this machine (--jobs); ray: Ray actors "
+                                                       "(pip install 'imr-rules[ray]'), local Ray unless --address.")]
+AddressOption = Annotated[str | None, typer.Option(help="Ray cluster address (e.g. auto, or ray://head:10001); "
+                                                        "files must be at the same path on every node.")]
+
+
 class RegressFormat(StrEnum):
     """Output formats of ``regress`` on standard output."""
 
@@ -359,6 +372,8 @@ def regress(
     output: Annotated[RegressFormat, typer.Option("--format", "-f", help="Report format: text, JSON "
                                                   "(docs/schemas/regression.schema.json) or SARIF 2.1.0 "
                                                   "(disagreements and flips).")] = RegressFormat.text,
+    executor: ExecutorOption = Executor.local,
+    address: AddressOption = None,
 ) -> None:
     """Evaluate cases with recorded determinations; report agreement, citations, disagreements and flips.
 
@@ -381,7 +396,12 @@ def regress(
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_CASE, "not run") from None
     files = case_files(paths)
-    results = run_files(files, root, jobs, _progress_printer(progress))
+    if executor == Executor.ray:
+        from imr_rules.scale.ray_executor import regress_on_ray
+
+        results = regress_on_ray(files, root, address, jobs if jobs > 1 else None, _progress_printer(progress))
+    else:
+        results = run_files(files, root, jobs, _progress_printer(progress))
     rows = [row for result in results for row in result.outcomes]
     metrics = compute_metrics(rows)
     flips = None
@@ -439,24 +459,19 @@ def extract(
     output: Annotated[ExtractFormat, typer.Option("--format", "-f", help="Case file format.")] = ExtractFormat.yaml,
     force: Annotated[bool, typer.Option("--force", help="Replace case files that already exist in the folder.")]
     = False,
+    executor: ExecutorOption = Executor.local,
+    address: AddressOption = None,
+    jobs: Annotated[int | None, typer.Option(min=1, max=1024, help="Ray actors (default: one per CPU).")] = None,
 ) -> None:
     """Turn IMR letters into case files with their recorded decisions (facts from the case summary only).
 
     On standard output, YAML cases are separate documents and JSON cases one per line (JSON Lines).
     """
-    from imr_rules.intake.extract import Extraction, extract_letter
     from imr_rules.intake.output import CaseFolder, SameCaseTwiceError, case_text
 
     folder = CaseFolder(out_dir, output.value, force) if out_dir is not None else None
     failed = same_case = unwritten = 0
-    for letter in letters:
-        try:
-            result = extract_letter(letter)
-        except MissingExtraError:
-            raise
-        except Exception as exc:  # one letter's failure is reported and the others are extracted
-            result = Extraction(printable(str(letter)), None, problems=[Diagnostic(
-                str(letter), None, "", f"internal error: {type(exc).__name__}: {exc}", "the other letters go on")])
+    for result in _extractions(letters, executor, address, jobs):
         _print_diagnostics(result.problems)
         if result.case is None:
             failed += 1
@@ -482,6 +497,19 @@ def extract(
     if summary:
         typer.echo("; ".join(summary), err=True)
         raise typer.Exit(EXIT_BAD_CASE if failed or same_case else EXIT_OUTPUT)
+
+
+def _extractions(letters: list[Path], executor: Executor, address: str | None, jobs: int | None) -> Iterator[Any]:
+    """The extraction of each letter, in order: here, one by one, or on Ray actors."""
+    if executor == Executor.ray:
+        from imr_rules.scale.ray_executor import extract_on_ray
+
+        yield from extract_on_ray(letters, address, jobs)
+        return
+    from imr_rules.scale.ray_executor import extract_one
+
+    for letter in letters:
+        yield extract_one(letter)
 
 
 @app.command()

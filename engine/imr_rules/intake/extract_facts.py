@@ -129,6 +129,11 @@ def _parse_date(text: str) -> dt.date | None:
         return None
 
 
+def warm_up() -> None:
+    """Build the NLP pipeline now (once per process), so that the first letter does not pay for it."""
+    _nlp()
+
+
 @lru_cache(maxsize=1)
 def _nlp() -> Any:
     """The medspaCy pipeline (sentence splitting, target matcher, ConText), built once per process."""

@@ -17,9 +17,9 @@ from imr_rules.api.schemas import output_schema
 from .conftest import SEEDS, load
 
 pytest.importorskip("fastapi")  # the dev extra installs it; only a core install skips these
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from imr_rules.service.app import RequestRefusedError, ServiceSettings, WorkerPool, create_app  # noqa: E402
+from imr_rules.service.app import RequestRefusedError, ServiceSettings, WorkerPool, create_app
 
 SEED = SEEDS / "seed-001-lumbar-pt.yaml"
 

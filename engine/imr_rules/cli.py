@@ -25,7 +25,7 @@ from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.common.extras import MissingExtraError
 from imr_rules.common.model_errors import translate
 from imr_rules.common.outputs import OutputError, check_target, write_atomic
-from imr_rules.common.text import json_text, printable, terminal_text
+from imr_rules.common.text import fit_width, json_text, printable, terminal_text
 from imr_rules.common.yaml_source import load_yaml
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
@@ -43,7 +43,9 @@ EXIT_BAD_RULES = 4
 EXIT_REPLAY_DIFFERS = 6
 EXIT_OUTPUT = 7
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings=HELP_OPTIONS,
                   help="Evaluate IMR requests against MTUS criteria encoded as YAML rules (decision support).")
 
 
@@ -72,7 +74,29 @@ class OutputFormat(StrEnum):
     pdf = "pdf"
 
 
-RulesOption = Annotated[Path | None, typer.Option("--rules", help="Rules folder (default: the shipped rules).")]
+RulesOption = Annotated[Path | None, typer.Option("--rules", metavar="DIR",
+                                                  help="Rules folder (default: the shipped rules).")]
+
+
+def _version_option(value: bool) -> None:
+    if value:
+        typer.echo(f"imr-rules {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(
+    version_flag: Annotated[bool, typer.Option("--version", "-V", callback=_version_option, is_eager=True,
+                                               help="Print the version and exit.")] = False,
+) -> None:
+    """Evaluate IMR requests against MTUS criteria encoded as YAML rules (decision support)."""
+
+
+def _report(text: str) -> str:
+    """A text report for standard output: control characters escaped; at a terminal, lines fitted to 100
+    columns (piped or redirected output keeps one record per line for tools)."""
+    safe = terminal_text(text)
+    return fit_width(safe) if sys.stdout.isatty() else safe
 
 
 def _print_diagnostics(diagnostics: list[Diagnostic]) -> None:
@@ -100,11 +124,15 @@ def evaluate(
     case_file: Annotated[Path, typer.Argument(help="Case YAML file, or - for JSON Lines cases on standard input.",
                                               show_default=False)],
     rules: RulesOption = None,
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.text,
+    output: Annotated[OutputFormat | None, typer.Option("--format", "-f", help="Output format [default: text; "
+                                                        "JSON Lines for -].", show_default=False)] = None,
     trace: Annotated[bool, typer.Option(help="Show the rules fired (text format).")] = True,
-    out_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
+                                                  help="Write here instead of stdout.")] = None,
 ) -> None:
     """Decide every requested item of a case: Upheld / Overturned, with a cited rationale."""
+    if str(case_file) == "-":
+        _check_batch_options(output, out_file)
     if out_file is not None:
         check_target(out_file)
     rule_base_evaluator = _evaluator_or_exit(rules)
@@ -125,10 +153,26 @@ def evaluate(
     except EngineError as exc:
         typer.echo(printable(f"{case_file}: engine error: {exc}"), err=True)
         raise typer.Exit(EXIT_INTERNAL) from None
-    _write(_render(case, result, output, trace), out_file)
+    _write(_render(case, result, output or OutputFormat.text, trace), out_file)
+
+
+def _check_batch_options(output: OutputFormat | None, out_file: Path | None) -> None:
+    """``evaluate -`` answers in JSON Lines on standard output: another format or ``-o`` is refused (exit 2)."""
+    if output not in (None, OutputFormat.json):
+        typer.echo(f"error: evaluate - (batch) answers in JSON Lines, one decision record per case; --format "
+                   f"{output.value} is for one case file: evaluate CASE.yaml --format {output.value}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if out_file is not None:
+        typer.echo("error: evaluate - (batch) writes to standard output as it goes: redirect it (> out.jsonl) "
+                   "instead of --output", err=True)
+        raise typer.Exit(EXIT_USAGE)
 
 
 def _render(case: Case, result: CaseResult, output: OutputFormat, trace: bool) -> str | bytes:
+    if output == OutputFormat.text:  # the common case, kept free of the document renderers' imports
+        from imr_rules.review.report import render_text
+
+        return render_text(result, trace)
     from imr_rules.api import Evaluation, render
 
     return render(Evaluation(case, result), output.value, trace)
@@ -269,7 +313,7 @@ def coverage_command(
     results = list(evaluate_files(files, engine))
     rows = [row for result in results for row in result.outcomes]
     table = coverage(rows)
-    typer.echo(terminal_text(render_coverage(table, dt.date.today(), engine.rule_base_version)), nl=False)
+    typer.echo(_report(render_coverage(table, dt.date.today(), engine.rule_base_version)), nl=False)
     _report_failed_inputs(results)
 
 
@@ -410,7 +454,7 @@ def regress(
     today = dt.date.today()
     cases = sum(1 for result in results if result.outcomes)
     if output == RegressFormat.text:
-        typer.echo(terminal_text(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases,
+        typer.echo(_report(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases,
                                                            show_check)),
                    nl=False)
     else:
@@ -551,7 +595,7 @@ def migrate(
         raise typer.Exit(EXIT_BAD_CASE)
 
 
-rules_app = typer.Typer(no_args_is_help=True, help="Inspect the rule base.")
+rules_app = typer.Typer(no_args_is_help=True, help="Inspect the rule base.", context_settings=HELP_OPTIONS)
 app.add_typer(rules_app, name="rules")
 
 
@@ -570,7 +614,7 @@ def rules_list(
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
     catalogue = render_criteria(rule_base, markdown) if criteria else render_catalogue(rule_base, markdown)
-    typer.echo(terminal_text(catalogue), nl=False)
+    typer.echo(_report(catalogue), nl=False)
 
 
 class StatsSplit(StrEnum):
@@ -604,7 +648,7 @@ def rules_stats(
     rows = [row for result in results for row in result.outcomes if split == "all" or row.split == split.value]
     corpus = [p.as_posix() for p in paths] + ([] if split == "all" else [f"{split.value} items only"])
     record = track_record(rows, rule_base.version, corpus, dt.date.today())
-    typer.echo(terminal_text(render_stats(record)), nl=False)
+    typer.echo(_report(render_stats(record)), nl=False)
     if write is not None:
         write_atomic(write, json.dumps(record.to_json(), indent=1) + "\n")
     problems = [d for result in results for d in result.problems]
@@ -626,7 +670,7 @@ def rules_limits(rules: RulesOption = None) -> None:
                f"{len(compiled.periods)} periods")
     for usage in usage_report(compiled):
         bound = f"{usage.largest} of {usage.maximum}" if usage.maximum else str(usage.largest)
-        typer.echo(f"  {usage.limit:<32} {bound:>14}  ({usage.error}) {usage.where}".rstrip())
+        typer.echo(_report(f"  {usage.limit:<32} {bound:>14}  ({usage.error}) {usage.where}".rstrip()))
 
 
 class SchemaKind(StrEnum):
@@ -678,7 +722,7 @@ def vocab(
     if kind is not None and kind not in KINDS:
         typer.echo(f"error: unknown vocabulary '{kind}'; one of: {', '.join(KINDS)}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    typer.echo(render_vocabulary(_vocabulary_or_exit(rules), kind, search), nl=False)
+    typer.echo(_report(render_vocabulary(_vocabulary_or_exit(rules), kind, search)), nl=False)
 
 
 @app.command()

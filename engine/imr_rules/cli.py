@@ -174,8 +174,9 @@ def _render(case: Case, result: CaseResult, output: OutputFormat, trace: bool) -
 
         return render_text(result, trace)
     from imr_rules.api import Evaluation, render
+    from imr_rules.api.knowledge_base import FORMATS
 
-    return render(Evaluation(case, result), output.value, trace)
+    return render(Evaluation(case, result), next(f for f in FORMATS if f == output.value), trace)
 
 
 def _write(content: str | bytes, out_file: Path | None) -> None:

@@ -146,7 +146,7 @@ def test_api_key_is_required_when_set() -> None:
 
 
 def test_a_case_over_the_timeout_is_504_and_a_batch_line_an_error() -> None:
-    with TestClient(create_app(ServiceSettings(workers=1, timeout_seconds=1e-6))) as slow:
+    with TestClient(create_app(ServiceSettings(workers=1, timeout_seconds=0))) as slow:  # 0: always times out
         answer = slow.post("/evaluate", content=_json(SEED))
         assert answer.status_code == 504
         batch = slow.post("/evaluate/batch", content=(_json(SEED) + "\n").encode())

@@ -10,9 +10,10 @@ from typing import Any
 from imr_rules.cases.model import Case
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.results import CaseResult, ItemResult
+from imr_rules.review import whatif
 from imr_rules.review.report import render_explanation
 from imr_rules.review.track_record import load_track_record, record_lines
-from imr_rules.review.whatif import MAX_SEARCHED_ITEMS, Change, what_would_change
+from imr_rules.review.whatif import Change, what_would_change
 
 EXPLANATION_SCHEMA_VERSION = 1
 
@@ -40,7 +41,7 @@ class ChangeOffer:
 @dataclass
 class ItemExplanation:
     """One item: its result, the deciding rule's track record, and what would change its decision
-    (``None``: not searched, see ``MAX_SEARCHED_ITEMS``)."""
+    (``None``: not searched, see ``whatif.MAX_SEARCHED_ITEMS``)."""
 
     item: ItemResult
     track_record: list[str] = field(default_factory=list)
@@ -94,10 +95,10 @@ def _offers(found: list[Change] | None) -> list[ChangeOffer] | None:
 def explain_case(engine: Evaluator, case: Case, rules_dir: Path, item_id: str | None = None) -> Explanation:
     """Evaluate ``case`` and explain every item (or ``item_id``): criteria, track record, what would change it.
 
-    What would change the decision is searched for the first ``MAX_SEARCHED_ITEMS`` items asked for.
+    What would change the decision is searched for the first ``whatif.MAX_SEARCHED_ITEMS`` items asked for.
     """
     result = engine.evaluate(case)
-    wanted = [i.id for i in case.requested_items if item_id is None or i.id == item_id][:MAX_SEARCHED_ITEMS]
+    wanted = [i.id for i in case.requested_items if item_id is None or i.id == item_id][:whatif.MAX_SEARCHED_ITEMS]
     changes = {wanted_id: what_would_change(engine, case, wanted_id, full=result) for wanted_id in wanted}
     record = load_track_record(rules_dir)
     track = {i.item_id: record_lines(record, i.rule, [c.key for c in i.criteria if c.state == i.basis],

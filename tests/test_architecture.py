@@ -18,6 +18,9 @@ LAYERS = {
     "review": 4,
     "authoring": 5,
     "regression": 5,
+    "api": 6,
+    "scale": 6,
+    "service": 7,
 }
 """Stage of each package: a module may import its own package and lower stages, never a higher or equal one."""
 

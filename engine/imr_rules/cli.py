@@ -9,7 +9,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,15 +22,15 @@ from imr_rules.cases.model import Case
 from imr_rules.cases.reader import read_case
 from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
+from imr_rules.common.extras import MissingExtraError
 from imr_rules.common.model_errors import translate
 from imr_rules.common.outputs import OutputError, check_target, write_atomic
-from imr_rules.common.text import json_text, printable, terminal_text
+from imr_rules.common.text import fit_width, json_text, printable, terminal_text
 from imr_rules.common.yaml_source import load_yaml
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.knowledge_base import default_rules_dir, evaluator, load_knowledge_base, load_rule_base
 from imr_rules.engine.results import CaseResult
-from imr_rules.review.report import render_text
 
 if TYPE_CHECKING:
     from imr_rules.regression.runner import FileResult
@@ -43,7 +43,9 @@ EXIT_BAD_RULES = 4
 EXIT_REPLAY_DIFFERS = 6
 EXIT_OUTPUT = 7
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings=HELP_OPTIONS,
                   help="Evaluate IMR requests against MTUS criteria encoded as YAML rules (decision support).")
 
 
@@ -72,7 +74,29 @@ class OutputFormat(StrEnum):
     pdf = "pdf"
 
 
-RulesOption = Annotated[Path | None, typer.Option("--rules", help="Rules folder (default: the shipped rules).")]
+RulesOption = Annotated[Path | None, typer.Option("--rules", metavar="DIR",
+                                                  help="Rules folder (default: the shipped rules).")]
+
+
+def _version_option(value: bool) -> None:
+    if value:
+        typer.echo(f"imr-rules {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(
+    version_flag: Annotated[bool, typer.Option("--version", "-V", callback=_version_option, is_eager=True,
+                                               help="Print the version and exit.")] = False,
+) -> None:
+    """Evaluate IMR requests against MTUS criteria encoded as YAML rules (decision support)."""
+
+
+def _report(text: str) -> str:
+    """A text report for standard output: control characters escaped; at a terminal, lines fitted to 100
+    columns (piped or redirected output keeps one record per line for tools)."""
+    safe = terminal_text(text)
+    return fit_width(safe) if sys.stdout.isatty() else safe
 
 
 def _print_diagnostics(diagnostics: list[Diagnostic]) -> None:
@@ -100,11 +124,15 @@ def evaluate(
     case_file: Annotated[Path, typer.Argument(help="Case YAML file, or - for JSON Lines cases on standard input.",
                                               show_default=False)],
     rules: RulesOption = None,
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.text,
+    output: Annotated[OutputFormat | None, typer.Option("--format", "-f", help="Output format [default: text; "
+                                                        "JSON Lines for -].", show_default=False)] = None,
     trace: Annotated[bool, typer.Option(help="Show the rules fired (text format).")] = True,
-    out_file: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE",
+                                                  help="Write here instead of stdout.")] = None,
 ) -> None:
     """Decide every requested item of a case: Upheld / Overturned, with a cited rationale."""
+    if str(case_file) == "-":
+        _check_batch_options(output, out_file)
     if out_file is not None:
         check_target(out_file)
     rule_base_evaluator = _evaluator_or_exit(rules)
@@ -125,19 +153,30 @@ def evaluate(
     except EngineError as exc:
         typer.echo(printable(f"{case_file}: engine error: {exc}"), err=True)
         raise typer.Exit(EXIT_INTERNAL) from None
-    _write(_render(case, result, output, trace), out_file)
+    _write(_render(case, result, output or OutputFormat.text, trace), out_file)
+
+
+def _check_batch_options(output: OutputFormat | None, out_file: Path | None) -> None:
+    """``evaluate -`` answers in JSON Lines on standard output: another format or ``-o`` is refused (exit 2)."""
+    if output not in (None, OutputFormat.json):
+        typer.echo(f"error: evaluate - (batch) answers in JSON Lines, one decision record per case; --format "
+                   f"{output.value} is for one case file: evaluate CASE.yaml --format {output.value}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if out_file is not None:
+        typer.echo("error: evaluate - (batch) writes to standard output as it goes: redirect it (> out.jsonl) "
+                   "instead of --output", err=True)
+        raise typer.Exit(EXIT_USAGE)
 
 
 def _render(case: Case, result: CaseResult, output: OutputFormat, trace: bool) -> str | bytes:
-    from imr_rules.review.determination import decision_record, render_document, render_pdf
+    if output == OutputFormat.text:  # the common case, kept free of the document renderers' imports
+        from imr_rules.review.report import render_text
 
-    if output == OutputFormat.json:
-        return json_text(json.dumps(decision_record(case, result), indent=2, ensure_ascii=False)) + "\n"
-    if output in (OutputFormat.markdown, OutputFormat.html):
-        return render_document(case, result, output.value)
-    if output == OutputFormat.pdf:
-        return render_pdf(case, result)
-    return render_text(result, trace)
+        return render_text(result, trace)
+    from imr_rules.api import Evaluation, render
+    from imr_rules.api.knowledge_base import FORMATS
+
+    return render(Evaluation(case, result), next(f for f in FORMATS if f == output.value), trace)
 
 
 def _write(content: str | bytes, out_file: Path | None) -> None:
@@ -173,15 +212,23 @@ def replay(
     typer.echo(f"reproduced: record {again['record_id']}, {len(again['items'])} item(s) identical")
 
 
+class ExplainFormat(StrEnum):
+    """Output formats of ``explain``."""
+
+    text = "text"
+    json = "json"
+
+
 @app.command()
 def explain(
     case_file: Annotated[Path, typer.Argument(help="Case YAML file.", show_default=False)],
     item: Annotated[str | None, typer.Option("--item", help="Only this requested item id.")] = None,
     rules: RulesOption = None,
+    output: Annotated[ExplainFormat, typer.Option("--format", "-f", help="Output format (json: "
+                                                  "docs/schemas/explanation.schema.json).")] = ExplainFormat.text,
 ) -> None:
     """Why each item came out as it did, what documentation is missing, and what would change the decision."""
-    from imr_rules.review.report import render_explanation
-    from imr_rules.review.whatif import MAX_SEARCHED_ITEMS, what_would_change
+    from imr_rules.review.explanation import explain_case
 
     engine = _evaluator_or_exit(rules)
     try:
@@ -192,19 +239,11 @@ def explain(
         typer.echo(printable(f"{case_file}: error: --item {item}: no such requested item "
                              f"(items: {', '.join(i.id for i in case.requested_items[:50])})"), err=True)
         raise typer.Exit(EXIT_USAGE)
-    result = engine.evaluate(case)
-    wanted = [i.id for i in case.requested_items if item is None or i.id == item][:MAX_SEARCHED_ITEMS]
-    changes = {item_id: what_would_change(engine, case, item_id, full=result) for item_id in wanted}
-    typer.echo(render_explanation(result, changes, item, _track_lines(result, rules)), nl=False)
-
-
-def _track_lines(result: CaseResult, rules: Path | None) -> dict[str, list[str]]:
-    """Per item, the deciding rule's track record from ``track_record.json`` beside the rules (if any)."""
-    from imr_rules.review.track_record import load_track_record, record_lines
-
-    record = load_track_record(rules or default_rules_dir())
-    return {i.item_id: record_lines(record, i.rule, [c.key for c in i.criteria if c.state == i.basis],
-                                    result.rule_base_version) for i in result.items}
+    explanation = explain_case(engine, case, rules or default_rules_dir(), item)
+    if output == ExplainFormat.json:
+        typer.echo(json_text(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False)))
+        return
+    typer.echo(explanation.text(), nl=False)
 
 
 @app.command()
@@ -284,7 +323,7 @@ def coverage_command(
     results = list(evaluate_files(files, engine))
     rows = [row for result in results for row in result.outcomes]
     table = coverage(rows)
-    typer.echo(terminal_text(render_coverage(table, dt.date.today(), engine.rule_base_version)), nl=False)
+    typer.echo(_report(render_coverage(table, dt.date.today(), engine.rule_base_version)), nl=False)
     _report_failed_inputs(results)
 
 
@@ -345,6 +384,27 @@ def _read_accepted(path: Path | None) -> dict[str, str]:
     return {entry.item: entry.reason for entry in accepted.accepted}
 
 
+class Executor(StrEnum):
+    """Where ``regress`` and ``extract`` run: local processes or a Ray cluster."""
+
+    local = "local"
+    ray = "ray"
+
+
+ExecutorOption = Annotated[Executor, typer.Option(help="local: processes on this machine (--jobs); ray: Ray actors "
+                                                       "(pip install 'imr-rules[ray]'), local Ray unless --address.")]
+AddressOption = Annotated[str | None, typer.Option(help="Ray cluster address (e.g. auto, or ray://head:10001); "
+                                                        "files must be at the same path on every node.")]
+
+
+class RegressFormat(StrEnum):
+    """Output formats of ``regress`` on standard output."""
+
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+
+
 @app.command()
 def regress(
     paths: Annotated[list[Path], typer.Argument(help="Case files, IMR letters (PDF or text, extracted on the fly) "
@@ -363,6 +423,11 @@ def regress(
         "--show-check-disagreements",
         help="Also list disagreements and flips of CHECK items. For a final review only: do NOT write or adjust "
              "rules looking at them, or the check figures stop measuring anything.")] = False,
+    output: Annotated[RegressFormat, typer.Option("--format", "-f", help="Report format: text, JSON "
+                                                  "(docs/schemas/regression.schema.json) or SARIF 2.1.0 "
+                                                  "(disagreements and flips).")] = RegressFormat.text,
+    executor: ExecutorOption = Executor.local,
+    address: AddressOption = None,
 ) -> None:
     """Evaluate cases with recorded determinations; report agreement, citations, disagreements and flips.
 
@@ -385,7 +450,12 @@ def regress(
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_CASE, "not run") from None
     files = case_files(paths)
-    results = run_files(files, root, jobs, _progress_printer(progress))
+    if executor == Executor.ray:
+        from imr_rules.scale.ray_executor import regress_on_ray
+
+        results = regress_on_ray(files, root, address, jobs if jobs > 1 else None, _progress_printer(progress))
+    else:
+        results = run_files(files, root, jobs, _progress_printer(progress))
     rows = [row for result in results for row in result.outcomes]
     metrics = compute_metrics(rows)
     flips = None
@@ -393,9 +463,12 @@ def regress(
         flips, _ = compare_baseline(rows, previous, accepted)
     today = dt.date.today()
     cases = sum(1 for result in results if result.outcomes)
-    typer.echo(terminal_text(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases,
-                                                       show_check)),
-               nl=False)
+    if output == RegressFormat.text:
+        typer.echo(_report(regress_report.render_text(metrics, rows, flips, today, rule_base.version, cases,
+                                                           show_check)),
+                   nl=False)
+    else:
+        typer.echo(_regress_document(results, flips, rule_base.version, today, show_check, output))
     if write_baseline:
         write_atomic(write_baseline, json.dumps(baseline_of(rows, rule_base.version), indent=1, sort_keys=True) + "\n")
     if junit:
@@ -415,6 +488,15 @@ def regress(
         raise typer.Exit(EXIT_UNEXPECTED_FLIPS)
 
 
+def _regress_document(results: list[FileResult], flips: list[Any] | None, version: str, today: dt.date,
+                      show_check: bool, output: RegressFormat) -> str:
+    from imr_rules.regression.results_json import regression_json, regression_record, regression_sarif
+
+    record = regression_record(results, flips, version, today, show_check)
+    document = regression_json(record) if output == RegressFormat.json else regression_sarif(record)
+    return json_text(json.dumps(document, indent=1, ensure_ascii=False))
+
+
 class ExtractFormat(StrEnum):
     """Output formats of ``extract``."""
 
@@ -431,22 +513,19 @@ def extract(
     output: Annotated[ExtractFormat, typer.Option("--format", "-f", help="Case file format.")] = ExtractFormat.yaml,
     force: Annotated[bool, typer.Option("--force", help="Replace case files that already exist in the folder.")]
     = False,
+    executor: ExecutorOption = Executor.local,
+    address: AddressOption = None,
+    jobs: Annotated[int | None, typer.Option(min=1, max=1024, help="Ray actors (default: one per CPU).")] = None,
 ) -> None:
     """Turn IMR letters into case files with their recorded decisions (facts from the case summary only).
 
     On standard output, YAML cases are separate documents and JSON cases one per line (JSON Lines).
     """
-    from imr_rules.intake.extract import Extraction, extract_letter
     from imr_rules.intake.output import CaseFolder, SameCaseTwiceError, case_text
 
     folder = CaseFolder(out_dir, output.value, force) if out_dir is not None else None
     failed = same_case = unwritten = 0
-    for letter in letters:
-        try:
-            result = extract_letter(letter)
-        except Exception as exc:  # one letter's failure is reported and the others are extracted
-            result = Extraction(printable(str(letter)), None, problems=[Diagnostic(
-                str(letter), None, "", f"internal error: {type(exc).__name__}: {exc}", "the other letters go on")])
+    for result in _extractions(letters, executor, address, jobs):
         _print_diagnostics(result.problems)
         if result.case is None:
             failed += 1
@@ -472,6 +551,19 @@ def extract(
     if summary:
         typer.echo("; ".join(summary), err=True)
         raise typer.Exit(EXIT_BAD_CASE if failed or same_case else EXIT_OUTPUT)
+
+
+def _extractions(letters: list[Path], executor: Executor, address: str | None, jobs: int | None) -> Iterator[Any]:
+    """The extraction of each letter, in order: here, one by one, or on Ray actors."""
+    if executor == Executor.ray:
+        from imr_rules.scale.ray_executor import extract_on_ray
+
+        yield from extract_on_ray(letters, address, jobs)
+        return
+    from imr_rules.scale.ray_executor import extract_one
+
+    for letter in letters:
+        yield extract_one(letter)
 
 
 @app.command()
@@ -513,7 +605,7 @@ def migrate(
         raise typer.Exit(EXIT_BAD_CASE)
 
 
-rules_app = typer.Typer(no_args_is_help=True, help="Inspect the rule base.")
+rules_app = typer.Typer(no_args_is_help=True, help="Inspect the rule base.", context_settings=HELP_OPTIONS)
 app.add_typer(rules_app, name="rules")
 
 
@@ -532,7 +624,7 @@ def rules_list(
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, "rule base not usable") from None
     catalogue = render_criteria(rule_base, markdown) if criteria else render_catalogue(rule_base, markdown)
-    typer.echo(terminal_text(catalogue), nl=False)
+    typer.echo(_report(catalogue), nl=False)
 
 
 class StatsSplit(StrEnum):
@@ -566,7 +658,7 @@ def rules_stats(
     rows = [row for result in results for row in result.outcomes if split == "all" or row.split == split.value]
     corpus = [p.as_posix() for p in paths] + ([] if split == "all" else [f"{split.value} items only"])
     record = track_record(rows, rule_base.version, corpus, dt.date.today())
-    typer.echo(terminal_text(render_stats(record)), nl=False)
+    typer.echo(_report(render_stats(record)), nl=False)
     if write is not None:
         write_atomic(write, json.dumps(record.to_json(), indent=1) + "\n")
     problems = [d for result in results for d in result.problems]
@@ -588,12 +680,32 @@ def rules_limits(rules: RulesOption = None) -> None:
                f"{len(compiled.periods)} periods")
     for usage in usage_report(compiled):
         bound = f"{usage.largest} of {usage.maximum}" if usage.maximum else str(usage.largest)
-        typer.echo(f"  {usage.limit:<32} {bound:>14}  ({usage.error}) {usage.where}".rstrip())
+        typer.echo(_report(f"  {usage.limit:<32} {bound:>14}  ({usage.error}) {usage.where}".rstrip()))
+
+
+class SchemaKind(StrEnum):
+    """The documents ``schema`` describes: the case format (input) and each JSON output."""
+
+    case = "case"
+    evaluation = "evaluation"
+    explanation = "explanation"
+    batch = "batch"
+    regression = "regression"
 
 
 @app.command()
-def schema(rules: RulesOption = None) -> None:
-    """Print the JSON Schema of the case format (for editors), with the terms of the rule base's vocabulary."""
+def schema(
+    kind: Annotated[SchemaKind, typer.Argument(help="case (the input format, with the vocabulary's terms), or an "
+                                                    "output: evaluation, explanation, batch, regression.")]
+    = SchemaKind.case,
+    rules: RulesOption = None,
+) -> None:
+    """Print a JSON Schema: the case format (for editors), or an output's (published in docs/schemas/)."""
+    if kind != SchemaKind.case:
+        from imr_rules.api.schemas import output_schema
+
+        typer.echo(json.dumps(output_schema(kind.value), indent=2, ensure_ascii=False))
+        return
     from imr_rules.cases.schema import case_schema
 
     typer.echo(json.dumps(case_schema(_vocabulary_or_exit(rules)), indent=2, ensure_ascii=False))
@@ -620,13 +732,35 @@ def vocab(
     if kind is not None and kind not in KINDS:
         typer.echo(f"error: unknown vocabulary '{kind}'; one of: {', '.join(KINDS)}", err=True)
         raise typer.Exit(EXIT_USAGE)
-    typer.echo(render_vocabulary(_vocabulary_or_exit(rules), kind, search), nl=False)
+    typer.echo(_report(render_vocabulary(_vocabulary_or_exit(rules), kind, search)), nl=False)
 
 
 @app.command()
 def version() -> None:
     """Print the imr-rules version."""
     typer.echo(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes evaluating cases.")] = 2,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds one case may take (504 past it).")] = 30.0,
+    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key; when it is set, "
+                                                  "requests must send it in the X-API-Key header.")]
+    = "IMR_RULES_API_KEY",
+    rules: RulesOption = None,
+) -> None:
+    """Run the HTTP service: POST /evaluate, /explain, /evaluate/batch; GET /rules, /health, /docs (OpenAPI)."""
+    from imr_rules.service.app import serve as run_service
+    from imr_rules.service.app import settings_from_environment
+
+    _evaluator_or_exit(rules)  # a bad rule base stops here, located, before any worker starts
+    settings = settings_from_environment(rules, workers, timeout, api_key_env)
+    typer.echo(f"imr-rules serve: http://{host}:{port} ({workers} worker(s); API key "
+               f"{'required' if settings.api_key else 'not required'}); Ctrl-C stops", err=True)
+    run_service(settings, host, port)
 
 
 class _GuardedOutput(io.RawIOBase):
@@ -702,6 +836,9 @@ def main() -> None:
         raise
     except OutputError as exc:
         _output_failed(str(exc))
+    except MissingExtraError as exc:
+        typer.echo(f"imr-rules: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
     except Exception as exc:
         typer.echo(printable(f"imr-rules: internal error: {type(exc).__name__}: {exc}"), err=True)
         sys.exit(EXIT_INTERNAL)

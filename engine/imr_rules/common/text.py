@@ -59,3 +59,23 @@ def printable_data(value: T) -> T:
     else:
         result = value
     return result  # type: ignore[no-any-return]
+
+
+TERMINAL_WIDTH = 100
+"""Widest line a report is given at a terminal."""
+
+
+def fit_width(text: str, width: int = TERMINAL_WIDTH) -> str:
+    """Every line longer than ``width`` wrapped at spaces, continued under its own indentation plus four
+    (a word longer than the width is split, so no line is longer)."""
+    import textwrap
+
+    out: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        out += textwrap.wrap(" ".join(line.split()), width=width, initial_indent=indent,
+                             subsequent_indent=indent + "    ", break_on_hyphens=False) or [""]
+    return "\n".join(out)

@@ -12,7 +12,6 @@ from imr_rules.cases.vocabulary import shipped_rules_dir
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.knowledge import KnowledgeBase, build_knowledge_base
-from imr_rules.engine.reference import ReferenceEngine
 from imr_rules.rulebase.loader import load_rules
 from imr_rules.rulebase.model import RuleBase
 from imr_rules.rulebase.validator import validate_rules
@@ -70,6 +69,8 @@ def evaluator(root: Path | None = None) -> Evaluator:
 
 @lru_cache(maxsize=4)
 def _reference_evaluator_for(root: Path) -> Evaluator:
+    from imr_rules.engine.reference import ReferenceEngine  # tests and benchmarks only: kept off the cold start
+
     rule_base, diagnostics = load_rule_base(root)
     return Evaluator(build_knowledge_base(rule_base, tuple(diagnostics), ReferenceEngine()))
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from imr_rules.common.extras import needs_extra
 from imr_rules.intake.letters import DRUG_NAMES, Span, map_regions, map_service, parse_date
 from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, RedFlag, Service
 
@@ -128,15 +129,21 @@ def _parse_date(text: str) -> dt.date | None:
         return None
 
 
+def warm_up() -> None:
+    """Build the NLP pipeline now (once per process), so that the first letter does not pay for it."""
+    _nlp()
+
+
 @lru_cache(maxsize=1)
 def _nlp() -> Any:
     """The medspaCy pipeline (sentence splitting, target matcher, ConText), built once per process."""
-    from loguru import logger
+    with needs_extra("intake"):
+        from loguru import logger
 
-    logger.remove()
-    logger.add(sys.stderr, level="WARNING")
-    import medspacy
-    from medspacy.ner import TargetRule
+        logger.remove()
+        logger.add(sys.stderr, level="WARNING")
+        import medspacy
+        from medspacy.ner import TargetRule
 
     nlp = medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_target_matcher", "medspacy_context"])
     matcher = nlp.get_pipe("medspacy_target_matcher")

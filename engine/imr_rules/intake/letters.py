@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imr_rules.common.diagnostics import InputError
+from imr_rules.common.extras import needs_extra
 from imr_rules.common.inputs import read_limited
 from imr_rules.intake.terms import BodyRegion, Service
 
@@ -172,8 +173,9 @@ def _pypdf_messages(notes: list[str]) -> Iterator[None]:
 
 
 def _pdf_text(path: Path, raw: bytes, notes: list[str]) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError
+    with needs_extra("intake"):
+        from pypdf import PdfReader
+        from pypdf.errors import FileNotDecryptedError
 
     with _pypdf_messages(notes):
         try:

@@ -14,6 +14,7 @@ from imr_rules.cases.model import Case
 from imr_rules.cases.reader import read_case
 from imr_rules.cases.vocabulary import Vocabulary
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
+from imr_rules.common.extras import MissingExtraError
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.results import ItemResult
@@ -179,6 +180,8 @@ def evaluate_file(path: Path, evaluator: Evaluator) -> FileResult:
         return FileResult(path, [], [_failure(path, f"engine error: {exc}")])
     except (RecursionError, MemoryError) as exc:
         return FileResult(path, [], [_failure(path, f"too large to evaluate ({type(exc).__name__})")])
+    except MissingExtraError:
+        raise  # not this file's fault: the command stops and names the extra to install
     except Exception as exc:  # reported as this file's problem; the run goes on
         return FileResult(path, [], [_failure(path, f"internal error: {type(exc).__name__}: {exc}")])
 

@@ -51,7 +51,7 @@ def _line_error(stream_name: str, number: int, message: str, hint: str = "") -> 
     return InputError([Diagnostic(stream_name, number, "(line)", message, hint)])
 
 
-def _case_data(number: int, raw: bytes | str | None, stream_name: str) -> Any:
+def case_data(number: int, raw: bytes | str | None, stream_name: str) -> Any:
     """The JSON value on one line; ``InputError`` for an overlong, non-UTF-8, malformed or too deep line."""
     if raw is None:
         raise _line_error(stream_name, number, f"line is longer than the limit of {MAX_LINE_BYTES:,} bytes",
@@ -83,7 +83,7 @@ def answer_line(number: int, raw: bytes | str | None, evaluator: Evaluator,
     Never raises for anything a line holds: an unexpected failure is that line's error.
     """
     try:
-        case = case_from_document(_document(number, _case_data(number, raw, stream_name), stream_name),
+        case = case_from_document(_document(number, case_data(number, raw, stream_name), stream_name),
                                   vocabulary=evaluator.compiled.rule_base.vocabulary)
         return {"line": number, "ok": True, "result": decision_record(case, evaluator.evaluate(case))}
     except InputError as exc:

@@ -25,6 +25,7 @@ import jinja2
 
 from imr_rules import __version__
 from imr_rules.cases.model import Case
+from imr_rules.common.extras import needs_extra
 from imr_rules.common.text import printable
 from imr_rules.engine.results import CaseResult
 
@@ -111,7 +112,8 @@ def _url_fetcher(url: str, timeout: int = 10, ssl_context: Any = None) -> dict[s
 def _fetcher() -> Any:
     """The URL fetcher to give WeasyPrint: a ``URLFetcher`` where WeasyPrint has that class (68 and later,
     which no longer accepts a plain function), else the function; both serve only the shipped fonts."""
-    from weasyprint import urls
+    with needs_extra("documents"):
+        from weasyprint import urls
 
     base: Any = getattr(urls, "URLFetcher", None)
     response: Any = getattr(urls, "URLFetcherResponse", None)
@@ -165,7 +167,8 @@ def render_pdf(case: Case, result: CaseResult) -> bytes:
     html = render_document(case, result, "html")
     base_url = _templates_folder().as_uri() + "/"
     with _RENDER_LOCK, _fixed_font_timestamp(), _renderer_quiet():
-        import weasyprint  # heavy; loaded only for PDF output (it warns on import about optional libraries)
+        with needs_extra("documents"):
+            import weasyprint  # heavy; loaded only for PDF output (it warns on import about optional libraries)
 
         document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=_fetcher())
         pdf: bytes = document.write_pdf(metadata=False) if _supports_metadata_flag() else document.write_pdf()
@@ -175,6 +178,7 @@ def render_pdf(case: Case, result: CaseResult) -> bytes:
 def _supports_metadata_flag() -> bool:
     import inspect
 
-    import weasyprint
+    with needs_extra("documents"):
+        import weasyprint
 
     return "metadata" in inspect.signature(weasyprint.HTML.write_pdf).parameters

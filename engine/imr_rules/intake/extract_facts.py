@@ -130,7 +130,11 @@ def _parse_date(text: str) -> dt.date | None:
 
 @lru_cache(maxsize=1)
 def _nlp() -> Any:
-    """The medspaCy pipeline (sentence splitting, target matcher, ConText), built once per process."""
+    """The medspaCy pipeline (sentence splitting, target matcher, ConText), built once per process.
+
+    Sentences are split by spaCy's rule-based sentencizer (punctuation; the tokenizer keeps 'Dr.' and
+    dates whole): with PyRuSH the 113 dev letters were extracted the same, at a tenth of the speed.
+    """
     from loguru import logger
 
     logger.remove()
@@ -138,7 +142,8 @@ def _nlp() -> Any:
     import medspacy
     from medspacy.ner import TargetRule
 
-    nlp = medspacy.load(medspacy_enable=["medspacy_pyrush", "medspacy_target_matcher", "medspacy_context"])
+    nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher", "medspacy_context"])
+    nlp.add_pipe("sentencizer", first=True)
     matcher = nlp.get_pipe("medspacy_target_matcher")
     matcher.add([TargetRule(phrase, label) for label, phrases in _TARGETS.items() for phrase in phrases])
     for service, names in DRUG_NAMES.items():
@@ -207,7 +212,7 @@ def normalize(text: str) -> tuple[str, list[int]]:
 
 def mentions(text: str, offset: int = 0) -> list[Mention]:
     """Concept mentions of a text with ConText attributes; offsets are shifted by ``offset``."""
-    doc = _nlp()(text)
+    doc = _doc(text)
     found: list[Mention] = []
     for ent in doc.ents:
         uncertain = bool(ent._.is_uncertain or ent._.is_hypothetical or ent._.is_family)
@@ -262,8 +267,14 @@ _PROCEDURES: list[tuple[str, str, Procedure]] = [
 ]
 
 
+@lru_cache(maxsize=2)
+def _doc(text: str) -> Any:
+    """The processed text; the summary is processed once per letter for its mentions and its sentences."""
+    return _nlp()(text)
+
+
 def _sentences(summary: str) -> list[tuple[int, int]]:
-    doc = _nlp()(summary)
+    doc = _doc(summary)
     return [(sent.start_char, sent.end_char) for sent in doc.sents]
 
 

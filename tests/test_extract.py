@@ -404,3 +404,42 @@ def test_pdf_letters_give_the_items_and_decisions_of_their_text() -> None:
 ])
 def test_negated_treatment_mentions(tmp_path: Path, summary: str, expected: list[dict[str, str]] | None) -> None:
     assert _clinical(tmp_path, summary).get("prior_treatment") == expected
+
+
+def test_dates_out_of_order_give_warnings_and_still_a_case(tmp_path: Path) -> None:
+    # The request for authorization is dated before the 11/01/2016 injury: the UR denial date is used.
+    letter = _letter(tmp_path, "The worker is a 40 year old male. A request for authorization dated 10/03/2016 "
+                               "asked for therapy.")
+    result = extract_letter(letter)
+    assert result.case is not None, [d.render() for d in result.problems]
+    assert str(result.case.request_date) == "2017-01-02"
+    warnings = [d.message for d in result.problems if d.severity == "warning"]
+    assert any("2016-10-03 is before the injury date 2016-11-01" in w for w in warnings)
+    assert any("2016-10-03 is before the injury date" in w for w in result.case.warnings)  # in the case file too
+    run = CliRunner().invoke(app, ["extract", str(letter)])
+    assert run.exit_code == 0
+    assert "warnings:" in run.stdout and "before the injury date" in run.stderr
+
+
+def test_extract_jsonl_is_read_by_evaluate_from_standard_input(tmp_path: Path) -> None:
+    first = _letter(tmp_path, "The worker is a 40 year old male. Evaluated on 12/20/2016.", name="a.txt")
+    second = _letter(tmp_path, "The worker is a 52 year old female. Evaluated on 12/21/2016.", name="b.txt")
+    second.write_text(second.read_text(encoding="utf-8").replace("CM99-0000001", "CM99-0000002"), encoding="utf-8")
+    runner = CliRunner()
+    extracted = runner.invoke(app, ["extract", str(first), str(second), "-f", "jsonl"])
+    assert extracted.exit_code == 0, extracted.output
+    lines = extracted.stdout.splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["schema"] == 2 for line in lines)
+    evaluated = runner.invoke(app, ["evaluate", "-"], input=extracted.stdout)
+    assert evaluated.exit_code == 0, evaluated.output
+    records = [json.loads(line) for line in evaluated.stdout.splitlines()]
+    assert [r["result"]["case_id"] for r in records[:2]] == ["CM99-0000001", "CM99-0000002"]
+    assert records[-1] == {"end_of_batch": True, "answered": 2, "ok": 2, "failed": 0}
+
+
+@pytest.mark.skipif(not (SHARED / "letters" / "dev").is_dir(), reason="shared letters not present")
+def test_every_shared_pdf_letter_yields_a_case() -> None:
+    letters = sorted((SHARED / "letters").glob("*/*.pdf"))
+    assert letters
+    rejected = [letter.name for letter in letters if extract_letter(letter).case is None]
+    assert rejected == []

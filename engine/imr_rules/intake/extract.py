@@ -16,8 +16,18 @@ from imr_rules.cases.model import Case
 from imr_rules.cases.reader import parse_case
 from imr_rules.cases.vocabulary import vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
-from imr_rules.intake.extract_facts import extract_facts
-from imr_rules.intake.letters import Letter, LetterError, LetterItem, Problem, Span, parse_letter, read_text
+from imr_rules.common.text import printable
+from imr_rules.intake.extract_facts import ExtractedFacts, extract_facts
+from imr_rules.intake.letters import (
+    Header,
+    Letter,
+    LetterError,
+    LetterItem,
+    Problem,
+    Span,
+    parse_letter,
+    read_text,
+)
 from imr_rules.intake.terms import BodyRegion, Service
 
 
@@ -66,22 +76,10 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         problems.append(Diagnostic(name, None, "claim.injury_date", "no date of injury in the letter",
                                    "a case needs the injury date; add it by hand"))
         return Extraction(name, None, letter, problems)
-    request = facts.request_date
     spans = list(letter.spans) + list(facts.spans)
+    request = _request_date(name, facts, header, injury, problems)
     if request is None:
-        request = header.ur_denial_date or header.decision_date
-        if request is None:
-            problems.append(Diagnostic(name, None, "request_date", "no request date and no UR denial date",
-                                       "a case needs the request date; add it by hand"))
-            return Extraction(name, None, letter, problems)
-        problems.append(Diagnostic(name, None, "request_date",
-                                   f"no request date in the summary; the UR denial date {request} is used",
-                                   "the request precedes the UR decision; the guideline edition is rarely affected",
-                                   "warning"))
-    elif facts.request_date_basis != "request for authorization date":
-        problems.append(Diagnostic(name, None, "request_date",
-                                   f"request date {request} taken from the {facts.request_date_basis}",
-                                   "no request for authorization date was stated", "warning"))
+        return Extraction(name, None, letter, problems)
     for item_number, item in enumerate(letter.items, start=1):
         if not item.region_stated:
             problems.append(Diagnostic(name, None, f"requested_items[{item_number - 1}].body_region",
@@ -120,6 +118,8 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         value = getattr(header, key)
         if value is not None:
             data["recorded"][key] = value.isoformat() if isinstance(value, dt.date) else value
+    data["warnings"] = [printable(f"{d.field}: {d.message}" if d.field else d.message)[:400]
+                        for d in problems if d.severity == "warning"]
     data["provenance"] = [{"origin": "extracted", "field": s.field, "start": s.start, "end": s.end,
                            "text": " ".join(s.text.split())[:200]} for s in spans]
     try:
@@ -130,16 +130,47 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
                                    "the clinical facts are left out", "warning"))
         data["clinical"] = {}
         legacy, case = _version2(data)
-    if case.request_date < injury:
-        problems.append(Diagnostic(name, None, "request_date", f"request date {case.request_date} is before the "
-                                   f"injury date {injury}", "check the dates in the letter"))
-        return Extraction(name, None, letter, problems, legacy)
     return Extraction(name, case, letter, problems, legacy)
+
+
+def _request_date(name: str, facts: ExtractedFacts, header: Header, injury: dt.date,
+                  problems: list[Diagnostic]) -> dt.date | None:
+    """The request date: the summary's, else the UR denial, decision or application date, never before the injury.
+
+    A letter whose dates are out of order still becomes a case: each date passed over is a warning
+    naming it, and the first date on or after the injury is used. None (an error) only when the letter
+    gives no date on or after the injury at all.
+    """
+    candidates = [(facts.request_date, f"the {facts.request_date_basis}"),
+                  (header.ur_denial_date, "the UR denial date"), (header.decision_date, "the IMR decision date"),
+                  (header.application_received, "the date the IMR application was received")]
+    passed: list[str] = []
+    for date, what in candidates:
+        if date is None:
+            continue
+        if date < injury:
+            problems.append(Diagnostic(name, None, "request_date", f"{what} {date} is before the injury date {injury}",
+                                       "the letter's dates are out of order; a later date is used", "warning"))
+            passed.append(what)
+            continue
+        if what != "the request for authorization date":
+            problems.append(Diagnostic(name, None, "request_date",
+                                       f"no usable request for authorization date; {what} {date} is used",
+                                       "the request precedes the UR decision; the guideline edition is rarely "
+                                       "affected", "warning"))
+        return date
+    problems.append(Diagnostic(name, None, "request_date", f"no date on or after the injury date {injury} in the "
+                               "letter", "a case needs the request date; add it by hand"))
+    return None
 
 
 def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
     """The extracted facts, gathered in the version 1 layout, and the same as a version 2 case."""
-    return v1.Case.model_validate(data), parse_case(migrate_data(data, vocabulary_of()).data)
+    gathered = {key: value for key, value in data.items() if key != "warnings"}
+    migrated = migrate_data(gathered, vocabulary_of()).data
+    if data.get("warnings"):
+        migrated["warnings"] = data["warnings"]
+    return v1.Case.model_validate(gathered), parse_case(migrated)
 
 
 _ANCILLARY = re.compile(r"^associated surgical service|\bassist(?:ant)?\b|\bpre-?op(?:erative)?\b|"

@@ -98,30 +98,53 @@ def test_citation_parsing_pages_and_several_documents() -> None:
     assert parse_citation("The Expert Reviewer did not cite any medical evidence.").primary.guideline == "other"
 
 
-@pytest.mark.parametrize(("summary", "field", "expected"), [
-    ("The patient reports numbness in the left leg.", "radicular_symptoms", "present"),
-    ("The patient denies numbness or tingling.", "radicular_symptoms", "absent"),
-    ("There was possible numbness of the hand.", "radicular_symptoms", None),
+def _findings(tmp_path: Path, summary: str) -> list[dict[str, Any]]:
+    """The findings of the version 2 case, as written in a case file."""
+    result = extract_letter(_letter(tmp_path, summary))
+    assert result.case is not None, [d.render() for d in result.problems]
+    return [f.model_dump(mode="json", exclude_none=True) for f in result.case.clinical.findings]
+
+
+def _statuses(tmp_path: Path, summary: str) -> dict[str, str]:
+    return {f["concept"]: f["status"] for f in _findings(tmp_path, summary)}
+
+
+@pytest.mark.parametrize(("summary", "concept", "expected"), [
+    ("The patient reports numbness radiating to the left leg.", "radiating_paresthesia", "present"),
+    ("The patient denies numbness or tingling.", "paresthesia", "absent"),
+    ("There was possible numbness of the hand.", "paresthesia", None),
     ("Exam showed decreased sensation in the L5 dermatome.", "sensory_loss", "present"),
     ("There was no weakness on examination.", "motor_weakness", "absent"),
+    ("Utilization review noted weakness of the leg.", "motor_weakness", None),
 ])
-def test_neurologic_findings_with_negation_and_uncertainty(tmp_path: Path, summary: str, field: str,
+def test_neurologic_findings_with_negation_and_uncertainty(tmp_path: Path, summary: str, concept: str,
                                                            expected: str | None) -> None:
-    data = _case(tmp_path, summary)
-    clinical = data.get("clinical", {})
-    assert isinstance(clinical, dict)
-    assert clinical.get("neurologic", {}).get(field) == expected
+    assert _statuses(tmp_path, summary).get(concept) == expected
+
+
+def test_findings_take_region_side_date_and_grade_from_their_sentence(tmp_path: Path) -> None:
+    findings = _findings(tmp_path, "On 12/20/2016 examination of the lumbar spine showed spasm. Strength was 4/5 "
+                                   "in the left leg. McMurray test was positive.")
+    by_concept = {f["concept"]: f for f in findings}
+    assert by_concept["muscle_spasm"] == {"concept": "muscle_spasm", "status": "present", "region": "lumbar",
+                                          "source": "examination", "date": "2016-12-20"}
+    assert by_concept["motor_weakness"]["region"] == "lower_extremity"
+    assert by_concept["motor_weakness"]["side"] == "left" and by_concept["motor_weakness"]["value"] == "4/5"
+    assert by_concept["mcmurray_test"]["region"] == "knee"  # the only region the test applies to
 
 
 def test_red_flags_spasm_work_status_and_pain(tmp_path: Path) -> None:
-    data = _case(tmp_path, "There were no red flags. Palpable spasm was noted. Pain was rated 6 out of 10. "
-                           "She remains on modified duty.")
-    clinical = data["clinical"]
-    assert isinstance(clinical, dict)
-    assert set(clinical["red_flags"].values()) == {"absent"} and len(clinical["red_flags"]) == 8
-    assert clinical["muscle_spasm"] == "present"
+    summary = ("There were no red flags. Palpable spasm was noted. Pain was rated 6 out of 10. "
+               "She remains on modified duty.")
+    assert _statuses(tmp_path, summary) == {"red_flag": "absent", "muscle_spasm": "present"}
+    clinical = _clinical(tmp_path, summary)
     assert clinical["pain_score"] == 6
     assert clinical["work_status"] == "modified_duty"
+
+
+def test_diagnoses_are_not_findings(tmp_path: Path) -> None:
+    assert "suspected_fracture_or_dislocation" not in _statuses(
+        tmp_path, "Diagnoses include right wrist fracture and lumbar strain.")
 
 
 def test_prior_treatment_count_and_functional_improvement(tmp_path: Path) -> None:
@@ -176,18 +199,19 @@ def test_conservative_care_function_and_surgery(tmp_path: Path) -> None:
     clinical = _clinical(tmp_path, "Pain persists despite conservative treatment. She does a home exercise program. "
                                    "She has difficulty lifting. Surgery was recommended by the orthopedist.")
     assert clinical["conservative_care"] == {"failed": "present", "home_exercise_program": "present"}
-    assert clinical["functional_status"] == {"deficits_documented": "present"}
     assert clinical["surgery_planned"] == "present"
-    clinical = _clinical(tmp_path, "He is not a surgical candidate. No functional deficits were found on exam. "
-                                   "The knee arthroscopy was authorized on 11/01/2016.")
+    assert _statuses(tmp_path, "She has difficulty lifting.") == {"functional_deficit": "present"}
+    summary = ("He is not a surgical candidate. No functional deficits were found on exam. "
+               "The knee arthroscopy was authorized on 11/01/2016.")
+    clinical = _clinical(tmp_path, summary)
     assert clinical["surgery_planned"] == "absent"
-    assert clinical["functional_status"] == {"deficits_documented": "absent"}
+    assert _statuses(tmp_path, summary) == {"functional_deficit": "absent"}
     assert clinical["surgery_authorized"] == "present"
 
 
 def test_gi_and_neuropathic_findings(tmp_path: Path) -> None:
-    clinical = _clinical(tmp_path, "He denies GI upset. The leg pain is neuropathic in character.")
-    assert clinical["dyspepsia"] == "absent" and clinical["neuropathic_pain"] == "present"
+    statuses = _statuses(tmp_path, "He denies GI upset. The leg pain is neuropathic in character.")
+    assert statuses == {"dyspepsia": "absent", "neuropathic_pain": "present"}
 
 
 @pytest.mark.parametrize("summary", [

@@ -109,6 +109,7 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         "request_date": request.isoformat(),
         "requested_items": _items(letter.items),
         "clinical": clinical,
+        "findings": facts.findings,
         "recorded": {
             "source": f"DWC IMR {header.case_number}" if header.case_number else path.name,
             "items": [_recorded(str(number), item) for number, item in enumerate(letter.items, start=1)],
@@ -128,7 +129,7 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc.diagnostics[0].message
         problems.append(Diagnostic(name, None, "clinical", f"extracted clinical facts not valid: {message}",
                                    "the clinical facts are left out", "warning"))
-        data["clinical"] = {}
+        data["clinical"], data["findings"] = {}, []
         legacy, case = _version2(data)
     return Extraction(name, case, letter, problems, legacy)
 
@@ -166,8 +167,11 @@ def _request_date(name: str, facts: ExtractedFacts, header: Header, injury: dt.d
 
 def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
     """The extracted facts, gathered in the version 1 layout, and the same as a version 2 case."""
-    gathered = {key: value for key, value in data.items() if key != "warnings"}
+    gathered = {key: value for key, value in data.items() if key not in ("warnings", "findings")}
     migrated = migrate_data(gathered, vocabulary_of()).data
+    if data.get("findings"):
+        clinical = migrated.setdefault("clinical", {})
+        clinical["findings"] = [*clinical.get("findings", []), *data["findings"]]
     if data.get("warnings"):
         migrated["warnings"] = data["warnings"]
     return v1.Case.model_validate(gathered), parse_case(migrated)

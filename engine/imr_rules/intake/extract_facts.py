@@ -16,29 +16,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from imr_rules.intake.letters import DRUG_NAMES, Span, map_regions, map_service, parse_date
-from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, RedFlag, Service
+from imr_rules.intake.findings import code_findings
+from imr_rules.intake.letters import DRUG_NAMES, Span, map_regions, map_service, parse_date, region_mentions
+from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, Service
 
 # (label, phrases): each phrase becomes a medspaCy TargetRule with that label.
 _TARGETS: dict[str, list[str]] = {
-    "NEURO_radicular_symptoms": ["numbness", "tingling", "paresthesia", "paresthesias", "radiating pain",
-                                 "radiation", "radicular pain", "radicular symptoms", "radiculopathy"],
-    "NEURO_sensory_loss": ["decreased sensation", "diminished sensation", "reduced sensation", "sensory deficit",
-                           "sensory deficits", "sensory loss", "hypoesthesia"],
-    "NEURO_motor_weakness": ["weakness", "decreased strength", "diminished strength", "motor deficit",
-                             "motor deficits"],
-    "NEURO_reflex_change": ["decreased reflexes", "diminished reflexes", "absent reflexes", "hyporeflexia",
-                            "reflex changes", "asymmetric reflexes"],
-    "NEURO_nerve_tension_sign": ["positive straight leg raise", "positive straight leg raising",
-                                 "positive Spurling", "positive Spurling's"],
-    "NEURO_focal_deficit": ["focal deficit", "focal deficits", "neurological deficit", "neurological deficits",
-                            "neurologic deficit", "neurologic deficits", "focal neurologic deficit"],
-    "RED_FLAG_ALL": ["red flag", "red flags", "red flag conditions"],
-    "RED_FLAG_bowel_bladder_dysfunction": ["bowel or bladder", "bowel and bladder", "incontinence"],
-    "RED_FLAG_suspected_tumor": ["tumor", "malignancy", "cancer"],
-    "RED_FLAG_suspected_infection": ["infection", "fever"],
-    "RED_FLAG_myelopathy": ["myelopathy"],
-    "SPASM": ["spasm", "spasms", "muscle spasm"],
     "FUNCTION": ["functional improvement", "improvement in function", "functional gains", "functional benefit",
                  "improved function", "success", "benefit", "improvement"],
     "TX_physical_therapy": ["physical therapy", "PT sessions", "therapy sessions"],
@@ -66,22 +49,9 @@ _TARGETS: dict[str, list[str]] = {
     "CONSERVATIVE": ["conservative care", "conservative treatment", "conservative treatments",
                      "conservative management", "conservative measures", "conservative therapy"],
     "HEP": ["home exercise program", "home exercises", "home exercise", "HEP", "home program"],
-    "DEFICIT": ["decreased range of motion", "reduced range of motion", "limited range of motion",
-                "restricted range of motion", "decreased ROM", "limited ROM", "difficulty", "difficulties",
-                "unable to", "antalgic gait", "limping", "limited motion", "functional deficits",
-                "functional limitations", "functional deficit", "objective deficits", "objective functional deficits",
-                "functional limitation"],
     "GOALS": ["functional goals", "treatment goals", "goals", "functional goal"],
     "SURGERY": ["surgery", "surgical candidate", "candidate for surgery", "surgical intervention",
                 "operative intervention", "surgical treatment", "surgical consultation", "surgical procedure"],
-    "DYSPEPSIA": ["dyspepsia", "GI upset", "gastrointestinal upset", "stomach upset", "upset stomach", "gastritis",
-                  "heartburn", "acid reflux", "GERD", "GI symptoms", "gastrointestinal symptoms", "GI complaints",
-                  "gastrointestinal complaints", "stomach pain", "GI distress", "GI issues", "gastrointestinal issues"],
-    "GI_RISK": ["GI bleed", "GI bleeding", "gastrointestinal bleeding", "gastrointestinal bleed", "peptic ulcer",
-                "ulcer", "ulcers", "GI risk factors", "gastrointestinal risk factors", "GI risk", "risk factors for GI",
-                "gastrointestinal risk"],
-    "NEUROPATHIC": ["neuropathic pain", "neuropathy", "neuropathic"],
-    "HOMEBOUND": ["homebound", "home bound", "confined to the home"],
 }
 
 _AGE_SEX = re.compile(r"(\d{2,3})[- ]year[- ]old\s+(?:\w+\s+)?(male|female|man|woman|gentleman|lady)", re.I)
@@ -188,6 +158,8 @@ class ExtractedFacts:
     spans: list[Span] = field(default_factory=list)
     original_requests: list[tuple[Service, int]] = field(default_factory=list)
     certified_visits: list[tuple[Service, int]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    diagnosis_spans: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def diagnosis_regions(self) -> list[BodyRegion]:
@@ -317,33 +289,6 @@ def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = N
     for mention in found:
         by_label.setdefault(mention.label, []).append(mention)
 
-    def record(field_path: str, items: list[Mention]) -> str | None:
-        value = _finding(items)
-        if value is not None:
-            for m in items:
-                if (value == "present") == m.affirmed and (value == "present" or m.negated):
-                    span(field_path, m.start, m.end)
-        return value
-
-    def prefixed(prefix: str, block: str, initial: dict[str, str]) -> None:
-        """Findings of the labels ``prefix<name>`` into ``clinical.<block>.<name>``."""
-        found_here = dict(initial)
-        for label, items in by_label.items():
-            if label.startswith(prefix) and label != "RED_FLAG_ALL":
-                key = label.removeprefix(prefix)
-                value = record(f"clinical.{block}.{key}", items)
-                if value:
-                    found_here[key] = value
-        if found_here:
-            facts.clinical[block] = found_here
-
-    prefixed("NEURO_", "neurologic", {})
-    # 'no red flags' documents every red flag as absent; a flag mentioned on its own overrides it.
-    no_flags = record("clinical.red_flags", by_label.get("RED_FLAG_ALL", [])) == "absent"
-    prefixed("RED_FLAG_", "red_flags", {flag.value: "absent" for flag in RedFlag} if no_flags else {})
-    spasm = record("clinical.muscle_spasm", by_label.get("SPASM", []))
-    if spasm:
-        facts.clinical["muscle_spasm"] = spasm
     work = [m for m in found if m.label.startswith("WORK_") and m.affirmed]
     if work:  # the status stated last in the summary is the most recent one
         latest = max(work, key=lambda m: m.start)
@@ -355,9 +300,18 @@ def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = N
     _medications(facts, summary, by_label, span, ur_denial)
     _opioid_monitoring(facts, summary, by_label, span)
     _care_and_function(facts, summary, by_label, span)
-    _simple_findings(facts, by_label, span)
     _original_requests(facts, summary, span)
+    _findings(facts, summary, span, ur_denial)
     return facts
+
+
+def _findings(facts: ExtractedFacts, summary: str, span: Any, ur_denial: dt.date | None) -> None:
+    """Findings coded with the vocabulary's concepts (``intake.findings``), with their spans."""
+    dates = _narrative_dates(summary, ur_denial)
+    for data, start, end in code_findings(summary, region_mentions, facts.diagnosis_spans,
+                                          lambda first, last: _date_at(dates, first, last)):
+        span(f"clinical.findings[{len(facts.findings)}]", start, end)
+        facts.findings.append(data)
 
 
 def _request_date(facts: ExtractedFacts, summary: str, span: Any, ur_denial: dt.date | None) -> None:
@@ -380,6 +334,7 @@ def _diagnoses(facts: ExtractedFacts, summary: str, span: Any) -> None:
     match = _DIAGNOSES.search(summary)
     if not match:
         return
+    facts.diagnosis_spans.append((match.start(1), match.end(1)))
     body = match.group(1)
     base = match.start(1)
     for part in re.finditer(r"[^,;]+", re.sub(r"\s+\d+\.\s+|\band\b", lambda m: "," + " " * (len(m.group(0)) - 1),
@@ -727,7 +682,7 @@ def _care_and_function(facts: ExtractedFacts, summary: str, by_label: dict[str, 
     if care:
         facts.clinical["conservative_care"] = care
     function: dict[str, str] = {}
-    for key, label in (("deficits_documented", "DEFICIT"), ("goals_documented", "GOALS")):
+    for key, label in (("goals_documented", "GOALS"),):
         value = _finding(by_label.get(label, []))
         if value is not None:
             function[key] = value
@@ -746,15 +701,3 @@ def _care_and_function(facts: ExtractedFacts, summary: str, by_label: dict[str, 
     if authorized:
         facts.clinical["surgery_authorized"] = "present"
         span("clinical.surgery_authorized", authorized.start(), authorized.end())
-
-
-def _simple_findings(facts: ExtractedFacts, by_label: dict[str, list[Mention]], span: Any) -> None:
-    """Findings read straight from their mentions: dyspepsia, GI risk, neuropathic pain, homebound."""
-    for key, label in (("dyspepsia", "DYSPEPSIA"), ("gi_risk_factors", "GI_RISK"),
-                       ("neuropathic_pain", "NEUROPATHIC"), ("homebound", "HOMEBOUND")):
-        items = by_label.get(label, [])
-        value = _finding(items)
-        if value is not None:
-            facts.clinical[key] = value
-            first = next(m for m in items if (value == "present") == m.affirmed)
-            span(f"clinical.{key}", first.start, first.end)

@@ -1,0 +1,202 @@
+"""Findings of the case summary, coded with the vocabulary's clinical concepts (case format 2).
+
+The phrases are the vocabulary's own: a medspaCy target rule is generated for every synonym (and the
+spelled-out id) of every concept in ``rules/vocabulary/concepts/``, so intake and the rules read one
+vocabulary; a rule author adds a synonym there and intake finds it. medspaCy's ConText decides whether a
+mention is negated ("denies numbness": absent), uncertain or hypothetical ("possible", "rule out", "if":
+left out, not documented) or about another person (left out). Sentences reporting what utilization
+review or another reviewer said are not the treating physician's findings and are skipped, as is the
+diagnosis list (a diagnosis is not a finding). Each finding gets the body region and side named nearest to
+it in its sentence (else the region named in the sentence before; else ``unknown``), the date the
+sentence speaks of, and whether it was examined or reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
+
+_OTHER_SPEAKER = re.compile(r"utilization review|\bUR\b|\bIMR\b|peer review|(?:the|a|prior) reviewer|"
+                            r"non-?certif|was (?:denied|modified)|claims administrator", re.I)
+_EXAMINED = re.compile(r"exam|palpat|inspection|on testing|revealed|demonstrated|\bpositive\b|\bnegative\b|"
+                       r"range of motion|strength|reflex|sensation", re.I)
+_REPORTED = re.compile(r"complain|report|\bstates?\b|\bstated\b|endorse|\bc/o\b|subjective|describes", re.I)
+_SIDE = re.compile(r"\b(left|right|bilateral(?:ly)?|both)\b", re.I)
+_GRADE = re.compile(r"\b([0-5][+-]?/5)\b")
+_STRENGTH = re.compile(r"\b(?:strength|motor (?:exam\w*|testing|power))\b[^.;]{0,40}?\b([0-5][+-]?/5)\b|"
+                       r"\b([0-5][+-]?/5)\s+(?:motor\s+)?strength\b", re.I)
+_RADIATING = re.compile(r"radiat", re.I)
+_MAX_SIDE_DISTANCE = 60
+FindingData = dict[str, Any]
+RegionMentions = Callable[[str], list[tuple[int, str]]]
+
+
+@dataclass(frozen=True)
+class ConceptMention:
+    """One mention of a vocabulary concept with its ConText attributes (offsets into the summary)."""
+
+    concept: str
+    start: int
+    end: int
+    sentence_start: int
+    sentence_end: int
+    negated: bool
+    uncertain: bool
+
+
+def concept_phrases(vocabulary: Vocabulary) -> dict[str, list[str]]:
+    """Concept id -> the phrases that name it: its synonyms and its id spelled out ('muscle spasm')."""
+    owner: dict[str, str] = {}
+    for concept in vocabulary.ids("concepts"):
+        term = vocabulary.term("concepts", concept)
+        for name in [concept.replace("_", " "), *term.synonyms]:
+            key = name.lower()
+            # A phrase two concepts share names the concept it spells out, else the first listed.
+            if len(key) > 2 and (key not in owner or key == concept.replace("_", " ")):
+                owner[key] = concept
+    phrases: dict[str, list[str]] = {}
+    for name, concept in owner.items():
+        phrases.setdefault(concept, []).append(name)
+    return phrases
+
+
+@lru_cache(maxsize=1)
+def _pipeline() -> Any:
+    """Sentences, the vocabulary's concept rules and ConText; built once per process."""
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    import medspacy
+    from medspacy.ner import TargetRule
+
+    nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher", "medspacy_context"])
+    nlp.add_pipe("sentencizer", first=True)
+    matcher = nlp.get_pipe("medspacy_target_matcher")
+    matcher.add([TargetRule(phrase, concept) for concept, names in concept_phrases(vocabulary_of()).items()
+                 for phrase in names])
+    return nlp
+
+
+def concept_mentions(summary: str) -> list[ConceptMention]:
+    """Every concept mention of the summary, with negation and uncertainty from ConText."""
+    doc = _pipeline()(summary)
+    return [ConceptMention(ent.label_, ent.start_char, ent.end_char, ent.sent.start_char, ent.sent.end_char,
+                           bool(ent._.is_negated),
+                           bool(ent._.is_uncertain or ent._.is_hypothetical or ent._.is_family))
+            for ent in doc.ents]
+
+
+def _compatible(vocabulary: Vocabulary, concept: str, region: str) -> bool:
+    """Whether the concept may be found on the region (a concept restricted to some regions)."""
+    allowed = vocabulary.term("concepts", concept).regions
+    return not allowed or any(a in vocabulary.regions_up(region) or region in vocabulary.regions_up(a)
+                              for a in allowed)
+
+
+def _region(vocabulary: Vocabulary, mention: ConceptMention, regions: list[tuple[int, str]]) -> str:
+    """The region named nearest the mention in its sentence, else the last one named before the sentence."""
+    inside = [(abs(at - mention.start), region) for at, region in regions
+              if mention.sentence_start <= at < mention.sentence_end]
+    before = [(mention.start - at, region) for at, region in regions if at < mention.sentence_start]
+    allowed = vocabulary.term("concepts", mention.concept).regions
+    for candidates in (sorted(inside), sorted(before)[:1]):
+        for _, region in candidates:
+            if not _compatible(vocabulary, mention.concept, region):
+                continue
+            if len(allowed) == 1 and region in vocabulary.regions_up(allowed[0]):
+                return allowed[0]  # 'the leg' for a McMurray test: the knee, the one region it applies to
+            return region
+    return allowed[0] if len(allowed) == 1 else "unknown"
+
+
+def _side(sentence: str, at: int) -> str | None:
+    """The side written closest to offset ``at`` of the sentence, within a few words."""
+    near = [(abs(m.start() - at), m.group(1).lower()) for m in _SIDE.finditer(sentence)]
+    near = [item for item in near if item[0] <= _MAX_SIDE_DISTANCE]
+    if not near:
+        return None
+    word = min(near)[1]
+    return "bilateral" if word.startswith(("bilateral", "both")) else word
+
+
+def _source(sentence: str) -> str | None:
+    if _EXAMINED.search(sentence):
+        return "examination"
+    return "history" if _REPORTED.search(sentence) else None
+
+
+def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, int]],
+                  sentence_date: Callable[[int, int], dt.date | None]) -> list[tuple[FindingData, int, int]]:
+    """The findings of the summary as case-format data, each with the span it was read from.
+
+    ``regions`` lists (offset, region) of every body region named in a text; ``skip`` spans are not
+    read (the diagnosis list); ``sentence_date`` gives the date a sentence speaks of.
+    """
+    vocabulary = vocabulary_of()
+    named = regions(summary)
+    found: dict[tuple[str, str | None, str | None, str], tuple[FindingData, int, int]] = {}
+    for mention in concept_mentions(summary):
+        if mention.uncertain or any(start <= mention.start < end for start, end in skip):
+            continue
+        sentence = summary[mention.sentence_start:mention.sentence_end]
+        if _OTHER_SPEAKER.search(sentence):
+            continue
+        concept = mention.concept
+        if concept == "paresthesia" and _RADIATING.search(sentence):
+            concept = "radiating_paresthesia"  # numbness or tingling said to radiate is the radiating kind
+        term = vocabulary.term("concepts", concept)
+        data: FindingData = {"concept": concept, "status": "absent" if mention.negated else "present"}
+        if term.scope != "patient":
+            data["region"] = _region(vocabulary, mention, named)
+            side = _side(sentence, mention.start - mention.sentence_start)
+            if side is not None:
+                data["side"] = side
+        source = _source(sentence)
+        if source is not None:
+            data["source"] = source
+        when = sentence_date(mention.sentence_start, mention.sentence_end)
+        if when is not None:
+            data["date"] = when.isoformat()
+        grade = _GRADE.search(sentence) if term.value == "grade" and not mention.negated else None
+        if grade is not None and grade.group(1) != "5/5":
+            data["value"] = grade.group(1)
+        key = (data["concept"], data.get("region"), data.get("side"), data["status"])
+        found.setdefault(key, (data, mention.start, mention.end))
+    for data, start, end in _strength_grades(vocabulary, summary, named, sentence_date):
+        found.setdefault((data["concept"], data.get("region"), data.get("side"), data["status"]), (data, start, end))
+    return list(found.values())
+
+
+def _strength_grades(vocabulary: Vocabulary, summary: str, named: list[tuple[int, str]],
+                     sentence_date: Callable[[int, int], dt.date | None]) -> list[tuple[FindingData, int, int]]:
+    """Motor strength written as a grade: below 5/5 is motor weakness present (with its grade), 5/5 absent."""
+    found = []
+    for match in _STRENGTH.finditer(summary):
+        grade = match.group(1) or match.group(2)
+        first = summary.rfind(". ", 0, match.start()) + 1
+        last = summary.find(". ", match.end())
+        last = len(summary) if last < 0 else last + 1
+        sentence = summary[first:last]
+        if _OTHER_SPEAKER.search(sentence):
+            continue
+        mention = ConceptMention("motor_weakness", match.start(), match.end(), first, last, False, False)
+        data: FindingData = {"concept": "motor_weakness", "status": "absent" if grade == "5/5" else "present",
+                             "region": _region(vocabulary, mention, named), "source": "examination"}
+        side = _side(sentence, match.start() - first)
+        if side is not None:
+            data["side"] = side
+        if grade != "5/5":
+            data["value"] = grade
+        when = sentence_date(first, last)
+        if when is not None:
+            data["date"] = when.isoformat()
+        found.append((data, match.start(), match.end()))
+    return found

@@ -423,6 +423,21 @@ def render_end_to_end(result: dict[str, Comparison]) -> str:
     return "\n".join(lines)
 
 
+def tune_differences(result: dict[str, Comparison]) -> str:
+    """Tune items decided differently from the extracted and the hand-made case (check items are never listed)."""
+    comparison = result.get("tune")
+    if comparison is None:
+        return "no tune letters"
+    hand = {row.key: row for row in comparison.hand_made_rows}
+    lines = []
+    for row in comparison.extracted_rows:
+        other = hand.get(row.key)
+        if other is not None and other.decision != row.decision:
+            lines.append(f"{row.key} ({row.service}, recorded {row.recorded_decision}): hand-made {other.decision} "
+                         f"[{other.deciding}], extracted {row.decision} [{row.deciding}]")
+    return "\n".join(lines) or "none"
+
+
 def measure_speed(letters: list[Path], runs: int = 3) -> str:
     """Letters per second extracting from text (pipeline built once, warm) and reading the PDFs alone."""
     from imr_rules.intake.letters import read_text
@@ -457,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pdf", action="store_true", help="read the .pdf letters instead of the .txt")
     parser.add_argument("--no-end-to-end", action="store_true", help="skip evaluating the cases")
     parser.add_argument("--no-speed", action="store_true", help="skip timing extraction")
+    parser.add_argument("--tune-differences", action="store_true",
+                        help="list tune items the extracted and hand-made cases decide differently")
     args = parser.parse_args(argv)
     if not args.letters.is_dir() or not args.cases.is_dir():
         print(f"error: need {args.letters} and {args.cases}", file=sys.stderr)
@@ -476,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_end_to_end:
         print("\nEnd to end (the same rule base on both):\n")
         print(render_end_to_end(result))
+        if args.tune_differences:
+            print("\nTune items decided differently (extracted vs hand-made):\n" + tune_differences(result))
     if not args.no_speed:
         print("\n" + measure_speed(letters))
     return 0

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from imr_rules.intake.findings import code_findings
-from imr_rules.intake.letters import DRUG_NAMES, Span, map_regions, map_service, parse_date, region_mentions
+from imr_rules.intake.findings import code_findings, region_mentions
+from imr_rules.intake.letters import DRUG_NAMES, Span, map_regions, map_service, parse_date
 from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, Service
 
 # (label, phrases): each phrase becomes a medspaCy TargetRule with that label.

@@ -38,6 +38,38 @@ FindingData = dict[str, Any]
 RegionMentions = Callable[[str], list[tuple[int, str]]]
 
 
+@lru_cache(maxsize=1)
+def _region_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every body region's id, label and synonyms (whole words, plurals), and phrase -> region."""
+    vocabulary = vocabulary_of()
+    owner: dict[str, str] = {}
+    for region in vocabulary.ids("body_regions"):
+        if vocabulary.region_scope_any(region):
+            continue
+        term = vocabulary.term("body_regions", region)
+        for name in (region.replace("_", " "), term.label, *term.synonyms):
+            owner.setdefault(name.lower(), region)
+    names = sorted(owner, key=len, reverse=True)
+    alternatives = "|".join(re.escape(n[:-1]) + "(?:y|ies)" if n.endswith("y") else re.escape(n) + "(?:s|es)?"
+                            for n in names)
+    return re.compile(r"\b(?:" + alternatives + r")\b|\b[CTLS]\d{1,2}\b", re.I), owner
+
+
+def region_mentions(text: str) -> list[tuple[int, str]]:
+    """(offset, region id) of every body region a text names, with the vocabulary's words or a root (L5, C6)."""
+    pattern, owner = _region_pattern()
+    vocabulary = vocabulary_of()
+    found = []
+    for match in pattern.finditer(text):
+        word = match.group(0).lower()
+        singular = (word, word.removesuffix("s"), word.removesuffix("es"), re.sub(r"ies$", "y", word))
+        region = next((owner[w] for w in singular if w in owner), None) or \
+            vocabulary.region_of_root(match.group(0).upper())
+        if region is not None:
+            found.append((match.start(), region))
+    return found
+
+
 @dataclass(frozen=True)
 class ConceptMention:
     """One mention of a vocabulary concept with its ConText attributes (offsets into the summary)."""

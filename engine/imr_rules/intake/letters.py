@@ -437,13 +437,6 @@ def map_regions(text: str) -> list[BodyRegion]:
     return [region for pattern, region in _REGIONS if re.search(pattern, lowered)]
 
 
-def region_mentions(text: str) -> list[tuple[int, str]]:
-    """(offset, region id) of every body region named in a text, in text order."""
-    lowered = text.lower()
-    return sorted((match.start(), region.value) for pattern, region in _REGIONS
-                  for match in re.finditer(pattern, lowered))
-
-
 def parse_quantities(title: str) -> dict[str, int]:
     """Frequency per week, duration in weeks, visits and units stated in an item title."""
     lowered = title.lower()

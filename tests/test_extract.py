@@ -467,3 +467,16 @@ def test_every_shared_pdf_letter_yields_a_case() -> None:
     assert letters
     rejected = [letter.name for letter in letters if extract_letter(letter).case is None]
     assert rejected == []
+
+
+@pytest.mark.parametrize(("summary", "expected"), [
+    ("Physical exam noted a negative seated straight leg raise.", {"straight_leg_raise": "absent"}),
+    ("Straight leg raise test on the left is positive.", {"straight_leg_raise": "present"}),
+    ("Spurling test is questionable on the left.", {}),
+    ("Sensation was intact in the lower extremities. Strength is normal.",
+     {"sensory_loss": "absent", "motor_weakness": "absent"}),
+    ("Reflexes were symmetric. She complains of numbness into the thumb.",
+     {"reflex_change": "absent", "radiating_paresthesia": "present"}),
+])
+def test_test_results_and_normal_examination(tmp_path: Path, summary: str, expected: dict[str, str]) -> None:
+    assert _statuses(tmp_path, summary) == expected

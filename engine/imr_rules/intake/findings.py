@@ -32,7 +32,18 @@ _SIDE = re.compile(r"\b(left|right|bilateral(?:ly)?|both)\b", re.I)
 _GRADE = re.compile(r"\b([0-5][+-]?/5)\b")
 _STRENGTH = re.compile(r"\b(?:strength|motor (?:exam\w*|testing|power))\b[^.;]{0,40}?\b([0-5][+-]?/5)\b|"
                        r"\b([0-5][+-]?/5)\s+(?:motor\s+)?strength\b", re.I)
-_RADIATING = re.compile(r"radiat", re.I)
+_RADIATING = re.compile(r"radiat|\binto\b|\bdown (?:the|his|her|to|both)\b", re.I)
+_POLARITY = re.compile(r"\b(positive|negative|equivocal|questionable|normal)\b", re.I)
+_CLAUSE = re.compile(r"[;,]|\band\b|\bbut\b")
+_NORMAL_EXAM: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\b(?:sensation|sensory (?:exam\w*|testing))\s+(?:\w+\s+){0,2}?(?:intact|normal|grossly intact)|"
+                r"\b(?:intact|normal) sensation", re.I), "sensory_loss"),
+    (re.compile(r"\b(?:normal|full) (?:motor )?strength|\bstrength (?:\w+\s+){0,2}?(?:normal|intact|full)\b", re.I),
+     "motor_weakness"),
+    (re.compile(r"\breflexes (?:\w+\s+){0,2}?(?:normal|symmetric\w*|equal|intact|2\+)|\b(?:normal|symmetric\w*|equal) "
+                r"(?:deep tendon )?reflexes", re.I), "reflex_change"),
+]
+"""Statements of a normal examination and the concept each documents as absent (intact sensation: no sensory loss)."""
 _MAX_SIDE_DISTANCE = 60
 FindingData = dict[str, Any]
 RegionMentions = Callable[[str], list[tuple[int, str]]]
@@ -185,7 +196,13 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
         if concept == "paresthesia" and _RADIATING.search(sentence):
             concept = "radiating_paresthesia"  # numbness or tingling said to radiate is the radiating kind
         term = vocabulary.term("concepts", concept)
-        data: FindingData = {"concept": concept, "status": "absent" if mention.negated else "present"}
+        status = _test_result(term.label, sentence, mention.start - mention.sentence_start,
+                              mention.end - mention.sentence_start)
+        if status is None:
+            continue
+        if mention.negated:
+            status = "absent"
+        data: FindingData = {"concept": concept, "status": status}
         if term.scope != "patient":
             data["region"] = _region(vocabulary, mention, named)
             side = _side(sentence, mention.start - mention.sentence_start)
@@ -202,9 +219,52 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
             data["value"] = grade.group(1)
         key = (data["concept"], data.get("region"), data.get("side"), data["status"])
         found.setdefault(key, (data, mention.start, mention.end))
-    for data, start, end in _strength_grades(vocabulary, summary, named, sentence_date):
+    for data, start, end in [*_strength_grades(vocabulary, summary, named, sentence_date),
+                             *_normal_examination(vocabulary, summary, named, sentence_date)]:
         found.setdefault((data["concept"], data.get("region"), data.get("side"), data["status"]), (data, start, end))
     return list(found.values())
+
+
+def _test_result(label: str, sentence: str, start: int, end: int) -> str | None:
+    """A test's result from the polarity word of its clause ('negative straight leg raise': absent).
+
+    Only for concepts the vocabulary labels as a positive test or sign; others are present as mentioned.
+    None when the result is equivocal or questionable (not documented).
+    """
+    if not label.lower().startswith("positive"):
+        return "present"
+    clause_start = max((m.end() for m in _CLAUSE.finditer(sentence, 0, start)), default=0)
+    clause_end = next((m.start() for m in _CLAUSE.finditer(sentence, end)), len(sentence))
+    words = [(0 if m.start() >= end else 1, abs(m.start() - start), m.group(1).lower())
+             for m in _POLARITY.finditer(sentence, clause_start, clause_end)]
+    if not words:
+        return "present"
+    word = min(words)[2]
+    return {"positive": "present", "negative": "absent", "normal": "absent"}.get(word)
+
+
+def _normal_examination(vocabulary: Vocabulary, summary: str, named: list[tuple[int, str]],
+                        sentence_date: Callable[[int, int], dt.date | None]) -> list[tuple[FindingData, int, int]]:
+    """Findings documented absent by a statement of a normal examination ('sensation was intact')."""
+    found = []
+    for pattern, concept in _NORMAL_EXAM:
+        for match in pattern.finditer(summary):
+            first = summary.rfind(". ", 0, match.start()) + 1
+            last = summary.find(". ", match.end())
+            last = len(summary) if last < 0 else last + 1
+            if _OTHER_SPEAKER.search(summary[first:last]):
+                continue
+            mention = ConceptMention(concept, match.start(), match.end(), first, last, True, False)
+            data: FindingData = {"concept": concept, "status": "absent", "region": _region(vocabulary, mention, named),
+                                 "source": "examination"}
+            side = _side(summary[first:last], match.start() - first)
+            if side is not None:
+                data["side"] = side
+            when = sentence_date(first, last)
+            if when is not None:
+                data["date"] = when.isoformat()
+            found.append((data, match.start(), match.end()))
+    return found
 
 
 def _strength_grades(vocabulary: Vocabulary, summary: str, named: list[tuple[int, str]],

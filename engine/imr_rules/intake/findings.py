@@ -6,9 +6,10 @@ vocabulary; a rule author adds a synonym there and intake finds it. medspaCy's C
 mention is negated ("denies numbness": absent), uncertain or hypothetical ("possible", "rule out", "if":
 left out, not documented) or about another person (left out). Sentences reporting what utilization
 review or another reviewer said are not the treating physician's findings and are skipped, as is the
-diagnosis list (a diagnosis is not a finding). Each finding gets the body region and side named nearest to
-it in its sentence (else the region named in the sentence before; else ``unknown``), the date the
-sentence speaks of, and whether it was examined or reported.
+diagnosis list (a diagnosis is not a finding, except a red-flag condition such as a fracture). Each
+finding gets the body region (from the vocabulary's region words) and side named nearest to it in its
+sentence (else the region named in the sentence before; else ``unknown``), the date the sentence speaks
+of, and whether it was examined or reported.
 """
 
 from __future__ import annotations
@@ -187,8 +188,9 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
     named = regions(summary)
     found: dict[tuple[str, str | None, str | None, str], tuple[FindingData, int, int]] = {}
     for mention in concept_mentions(summary):
-        if mention.uncertain or any(start <= mention.start < end for start, end in skip):
-            continue
+        if mention.uncertain or (any(start <= mention.start < end for start, end in skip)
+                                 and "red_flag" not in vocabulary.concepts_up(mention.concept)):
+            continue  # a diagnosis is not a finding, unless it is a red-flag condition (a fracture, an infection)
         sentence = summary[mention.sentence_start:mention.sentence_end]
         if _OTHER_SPEAKER.search(sentence):
             continue

@@ -142,9 +142,9 @@ def test_red_flags_spasm_work_status_and_pain(tmp_path: Path) -> None:
     assert clinical["work_status"] == "modified_duty"
 
 
-def test_diagnoses_are_not_findings(tmp_path: Path) -> None:
-    assert "suspected_fracture_or_dislocation" not in _statuses(
-        tmp_path, "Diagnoses include right wrist fracture and lumbar strain.")
+def test_diagnoses_are_not_findings_except_red_flag_conditions(tmp_path: Path) -> None:
+    statuses = _statuses(tmp_path, "Diagnoses include lumbar strain with muscle spasm, and right wrist fracture.")
+    assert statuses == {"suspected_fracture_or_dislocation": "present"}
 
 
 def test_prior_treatment_count_and_functional_improvement(tmp_path: Path) -> None:
@@ -480,3 +480,14 @@ def test_every_shared_pdf_letter_yields_a_case() -> None:
 ])
 def test_test_results_and_normal_examination(tmp_path: Path, summary: str, expected: dict[str, str]) -> None:
     assert _statuses(tmp_path, summary) == expected
+
+
+@pytest.mark.parametrize(("summary", "expected"), [
+    ("Motor strength was noted to be 4 out of 5 in the lower extremity.", ("motor_weakness", "present", "4/5")),
+    ("Grip strength was decreased.", ("motor_weakness", "present", None)),
+    ("The right ankle reflex was decreased.", ("reflex_change", "present", None)),
+])
+def test_abnormal_examination_written_around_the_concept(tmp_path: Path, summary: str,
+                                                         expected: tuple[str, str, str | None]) -> None:
+    found = [(f["concept"], f["status"], f.get("value")) for f in _findings(tmp_path, summary)]
+    assert expected in found

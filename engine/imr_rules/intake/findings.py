@@ -31,8 +31,9 @@ _EXAMINED = re.compile(r"exam|palpat|inspection|on testing|revealed|demonstrated
 _REPORTED = re.compile(r"complain|report|\bstates?\b|\bstated\b|endorse|\bc/o\b|subjective|describes", re.I)
 _SIDE = re.compile(r"\b(left|right|bilateral(?:ly)?|both)\b", re.I)
 _GRADE = re.compile(r"\b([0-5][+-]?/5)\b")
-_STRENGTH = re.compile(r"\b(?:strength|motor (?:exam\w*|testing|power))\b[^.;]{0,40}?\b([0-5][+-]?/5)\b|"
-                       r"\b([0-5][+-]?/5)\s+(?:motor\s+)?strength\b", re.I)
+_GRADE_OF_5 = r"([0-5][+-]?)\s*(?:/|out of|of|-)\s*5\b"
+_STRENGTH = re.compile(r"\b(?:strength|motor (?:exam\w*|testing|power))\b[^.;]{0,40}?\b" + _GRADE_OF_5 + "|"
+                       r"\b" + _GRADE_OF_5 + r"\s+(?:motor\s+)?strength\b", re.I)
 _RADIATING = re.compile(r"radiat|\binto\b|\bdown (?:the|his|her|to|both)\b", re.I)
 _POLARITY = re.compile(r"\b(positive|negative|equivocal|questionable|normal)\b", re.I)
 _CLAUSE = re.compile(r"[;,]|\band\b|\bbut\b")
@@ -44,6 +45,12 @@ _NORMAL_EXAM: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\breflexes (?:\w+\s+){0,2}?(?:normal|symmetric\w*|equal|intact|2\+)|\b(?:normal|symmetric\w*|equal) "
                 r"(?:deep tendon )?reflexes", re.I), "reflex_change"),
 ]
+_ABNORMAL_EXAM: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\bstrength (?:was |is |were |are )?(?:decreased|diminished|reduced)\b", re.I), "motor_weakness"),
+    (re.compile(r"\breflex(?:es)? (?:was |is |were |are )?(?:decreased|diminished|absent|reduced)\b|"
+                r"\b(?:decreased|diminished|absent|reduced) (?:\w+\s+){0,3}?reflex(?:es)?\b", re.I), "reflex_change"),
+]
+"""Statements of an abnormal examination written around the concept ('grip strength was decreased')."""
 """Statements of a normal examination and the concept each documents as absent (intact sensation: no sensory loss)."""
 _MAX_SIDE_DISTANCE = 60
 FindingData = dict[str, Any]
@@ -247,17 +254,19 @@ def _test_result(label: str, sentence: str, start: int, end: int) -> str | None:
 
 def _normal_examination(vocabulary: Vocabulary, summary: str, named: list[tuple[int, str]],
                         sentence_date: Callable[[int, int], dt.date | None]) -> list[tuple[FindingData, int, int]]:
-    """Findings documented absent by a statement of a normal examination ('sensation was intact')."""
+    """Findings stated as an examination's result: 'sensation was intact' (absent), 'reflex decreased' (present)."""
     found = []
-    for pattern, concept in _NORMAL_EXAM:
+    tables = [(pattern, concept, "absent") for pattern, concept in _NORMAL_EXAM]
+    tables += [(pattern, concept, "present") for pattern, concept in _ABNORMAL_EXAM]
+    for pattern, concept, status in tables:
         for match in pattern.finditer(summary):
             first = summary.rfind(". ", 0, match.start()) + 1
             last = summary.find(". ", match.end())
             last = len(summary) if last < 0 else last + 1
             if _OTHER_SPEAKER.search(summary[first:last]):
                 continue
-            mention = ConceptMention(concept, match.start(), match.end(), first, last, True, False)
-            data: FindingData = {"concept": concept, "status": "absent", "region": _region(vocabulary, mention, named),
+            mention = ConceptMention(concept, match.start(), match.end(), first, last, status == "absent", False)
+            data: FindingData = {"concept": concept, "status": status, "region": _region(vocabulary, mention, named),
                                  "source": "examination"}
             side = _side(summary[first:last], match.start() - first)
             if side is not None:
@@ -274,7 +283,7 @@ def _strength_grades(vocabulary: Vocabulary, summary: str, named: list[tuple[int
     """Motor strength written as a grade: below 5/5 is motor weakness present (with its grade), 5/5 absent."""
     found = []
     for match in _STRENGTH.finditer(summary):
-        grade = match.group(1) or match.group(2)
+        grade = f"{match.group(1) or match.group(2)}/5"
         first = summary.rfind(". ", 0, match.start()) + 1
         last = summary.find(". ", match.end())
         last = len(summary) if last < 0 else last + 1

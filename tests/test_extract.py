@@ -473,6 +473,8 @@ def test_every_shared_pdf_letter_yields_a_case() -> None:
     ("Physical exam noted a negative seated straight leg raise.", {"straight_leg_raise": "absent"}),
     ("Straight leg raise test on the left is positive.", {"straight_leg_raise": "present"}),
     ("Spurling test is questionable on the left.", {}),
+    ("There was a negative Neer's test, Hawkins' test, and Speed's test.",
+     {"neer_test": "absent", "hawkins_test": "absent", "speed_test": "absent"}),
     ("Sensation was intact in the lower extremities. Strength is normal.",
      {"sensory_loss": "absent", "motor_weakness": "absent"}),
     ("Reflexes were symmetric. She complains of numbness into the thumb.",

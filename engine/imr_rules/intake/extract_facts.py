@@ -68,7 +68,7 @@ _INJURY = re.compile(r"(?:date of injury|injury on|injured on|industrial injury 
 _NUM_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
               "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "twenty": 20, "twenty-four": 24}
 _COUNT = r"(\d{1,3}|" + "|".join(_NUM_WORDS) + r")"
-_DIAGNOSES = re.compile(r"(?:(?:diagnos(?:is|es|ed)|(?:undergoing|receiving) treatment for|being treated for)"
+_DIAGNOSES = re.compile(r"(?:(?:diagnos(?:is|es|ed)|(?:undergoing|receiving) treatments? for|being treated for)"
                         r"(?:\s+(?:of|include[sd]?|included|were|was|as|with|having))*\s*:?\s*)"
                         r"((?:\d+\.\s)?(?:[^.]|\.(?=\s\d+\.\s)|\.\s(?=\d+\.\s)|\.\d)+)", re.I)
 _IMAGING = re.compile(r"\b(MRI|magnetic resonance|x-?rays?|radiographs?|CT scan|CT|computed tomography|"

@@ -493,3 +493,14 @@ def test_abnormal_examination_written_around_the_concept(tmp_path: Path, summary
                                                          expected: tuple[str, str, str | None]) -> None:
     found = [(f["concept"], f["status"], f.get("value")) for f in _findings(tmp_path, summary)]
     assert expected in found
+
+
+def test_diagnoses_with_status_side_and_icd10(tmp_path: Path) -> None:
+    result = extract_letter(_letter(tmp_path, "Diagnoses include possible left knee meniscal tear; rule out lumbar "
+                                              "radiculopathy; cervicalgia M54.2; right wrist sprain Q99.99."))
+    assert result.case is not None
+    found = {d.description: (d.status, d.side, d.icd10) for d in result.case.diagnoses}
+    assert found["possible left knee meniscal tear"] == ("suspected", "left", None)
+    assert found["rule out lumbar radiculopathy"] == ("rule_out", None, None)
+    assert found["cervicalgia M54.2"] == ("confirmed", None, "M54.2")
+    assert found["right wrist sprain Q99.99"] == ("confirmed", "right", None)  # not an ICD-10-CM code: left out

@@ -110,6 +110,7 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         "requested_items": _items(letter.items),
         "clinical": clinical,
         "findings": facts.findings,
+        "diagnosis_details": facts.diagnosis_details,
         "recorded": {
             "source": f"DWC IMR {header.case_number}" if header.case_number else path.name,
             "items": [_recorded(str(number), item) for number, item in enumerate(letter.items, start=1)],
@@ -167,8 +168,10 @@ def _request_date(name: str, facts: ExtractedFacts, header: Header, injury: dt.d
 
 def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
     """The extracted facts, gathered in the version 1 layout, and the same as a version 2 case."""
-    gathered = {key: value for key, value in data.items() if key not in ("warnings", "findings")}
+    gathered = {key: value for key, value in data.items() if key not in ("warnings", "findings", "diagnosis_details")}
     migrated = migrate_data(gathered, vocabulary_of()).data
+    for diagnosis, details in zip(migrated.get("diagnoses", []), data.get("diagnosis_details", []), strict=False):
+        diagnosis.update(details)
     if data.get("findings"):
         clinical = migrated.setdefault("clinical", {})
         clinical["findings"] = [*clinical.get("findings", []), *data["findings"]]

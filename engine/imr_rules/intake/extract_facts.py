@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from imr_rules.cases.reader import is_icd10_code
 from imr_rules.intake.findings import code_findings, region_mentions
 from imr_rules.intake.letters import DRUG_NAMES, Span, map_regions, map_service, parse_date
 from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, Service
@@ -160,6 +161,7 @@ class ExtractedFacts:
     certified_visits: list[tuple[Service, int]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     diagnosis_spans: list[tuple[int, int]] = field(default_factory=list)
+    diagnosis_details: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def diagnosis_regions(self) -> list[BodyRegion]:
@@ -347,9 +349,35 @@ def _diagnoses(facts: ExtractedFacts, summary: str, span: Any) -> None:
         regions = map_regions(description)
         if len(regions) == 1:
             entry["body_region"] = regions[0].value
+        code = _ICD10.search(description)
+        if code is not None and is_icd10_code(code.group(1)):
+            entry["icd10"] = code.group(1)
         facts.diagnoses.append(entry)
+        facts.diagnosis_details.append(_diagnosis_details(description))
         lead = len(raw) - len(raw.lstrip())
         span(f"diagnoses[{len(facts.diagnoses) - 1}]", base + part.start() + lead, base + part.end())
+
+
+_ICD10 = re.compile(r"\b([A-TV-Z]\d{2}(?:\.\d{1,4}[A-Z]?)?)\b")
+_RULE_OUT = re.compile(r"\brule[- ]out\b|\br/o\b", re.I)
+_SUSPECTED = re.compile(r"\b(?:possible|probable|suspected|suspect|likely|presumed|questionable|working diagnosis)\b",
+                        re.I)
+_DIAGNOSIS_SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
+
+
+def _diagnosis_details(description: str) -> dict[str, str]:
+    """Status (rule-out, suspected; confirmed by default) and side of one diagnosis, as written."""
+    details: dict[str, str] = {}
+    if _RULE_OUT.search(description):
+        details["status"] = "rule_out"
+    elif _SUSPECTED.search(description):
+        details["status"] = "suspected"
+    sides = {m.group(1).lower() for m in _DIAGNOSIS_SIDE.finditer(description)}
+    if len(sides) == 1:
+        details["side"] = sides.pop()
+    elif sides:
+        details["side"] = "bilateral"
+    return details
 
 
 def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, list[Mention]], span: Any) -> None:

@@ -504,3 +504,19 @@ def test_diagnoses_with_status_side_and_icd10(tmp_path: Path) -> None:
     assert found["rule out lumbar radiculopathy"] == ("rule_out", None, None)
     assert found["cervicalgia M54.2"] == ("confirmed", None, "M54.2")
     assert found["right wrist sprain Q99.99"] == ("confirmed", "right", None)  # not an ICD-10-CM code: left out
+
+
+@pytest.mark.parametrize(("title", "service", "expected"), [
+    ("EMG/NCV of the bilateral upper extremities", "electrodiagnostic", {"side": "bilateral", "test_kind": "emg_ncs"}),
+    ("MRI of the left shoulder", "imaging_mri", {"side": "left", "test_kind": "mri"}),
+    ("Diclofenac ER 100mg #60", "nsaid", {"formulation": "oral_extended_release",
+                                          "quantity": {"amount": 60, "unit": "tablets"}}),
+    ("Lidocaine ointment 5% 106.32gm", "topical_analgesic", {"formulation": "topical",
+                                                              "quantity": {"amount": 106.32, "unit": "g"}}),
+    ("Retrospective Flurbiprofen compound cream #1 tube", "topical_analgesic",
+     {"formulation": "compounded", "quantity": {"amount": 1, "unit": "tubes"}, "retrospective": True}),
+])
+def test_item_details_from_the_title(title: str, service: str, expected: dict[str, Any]) -> None:
+    from imr_rules.intake.items import item_details
+
+    assert item_details(title, service) == expected

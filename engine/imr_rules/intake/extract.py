@@ -18,6 +18,7 @@ from imr_rules.cases.vocabulary import vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.common.text import printable
 from imr_rules.intake.extract_facts import ExtractedFacts, extract_facts
+from imr_rules.intake.items import item_details
 from imr_rules.intake.letters import (
     Header,
     Letter,
@@ -172,6 +173,8 @@ def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
     migrated = migrate_data(gathered, vocabulary_of()).data
     for diagnosis, details in zip(migrated.get("diagnoses", []), data.get("diagnosis_details", []), strict=False):
         diagnosis.update(details)
+    for item in migrated.get("requested_items", []):
+        item.update(item_details(item["description"], item["service"]))
     if data.get("findings"):
         clinical = migrated.setdefault("clinical", {})
         clinical["findings"] = [*clinical.get("findings", []), *data["findings"]]

@@ -152,13 +152,22 @@ def _compatible(vocabulary: Vocabulary, concept: str, region: str) -> bool:
                               for a in allowed)
 
 
-def _region(vocabulary: Vocabulary, mention: ConceptMention, regions: list[tuple[int, str]]) -> str:
-    """The region named nearest the mention in its sentence, else the last one named before the sentence."""
+def _clause(summary: str, mention: ConceptMention) -> tuple[int, int]:
+    """The part of the mention's sentence between semicolons (a diagnosis of a list, one finding of several)."""
+    start = summary.rfind(";", mention.sentence_start, mention.start) + 1 or mention.sentence_start
+    end = summary.find(";", mention.end, mention.sentence_end)
+    return max(start, mention.sentence_start), mention.sentence_end if end < 0 else end
+
+
+def _region(vocabulary: Vocabulary, summary: str, mention: ConceptMention, regions: list[tuple[int, str]]) -> str:
+    """The region named nearest the mention in its clause, else its sentence, else the last one named before."""
+    clause_start, clause_end = _clause(summary, mention)
+    clause = [(abs(at - mention.start), region) for at, region in regions if clause_start <= at < clause_end]
     inside = [(abs(at - mention.start), region) for at, region in regions
               if mention.sentence_start <= at < mention.sentence_end]
     before = [(mention.start - at, region) for at, region in regions if at < mention.sentence_start]
     allowed = vocabulary.term("concepts", mention.concept).regions
-    for candidates in (sorted(inside), sorted(before)[:1]):
+    for candidates in (sorted(clause), sorted(inside), sorted(before)[:1]):
         for _, region in candidates:
             if not _compatible(vocabulary, mention.concept, region):
                 continue
@@ -213,7 +222,7 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
             status = "absent"
         data: FindingData = {"concept": concept, "status": status}
         if term.scope != "patient":
-            data["region"] = _region(vocabulary, mention, named)
+            data["region"] = _region(vocabulary, summary, mention, named)
             side = _side(sentence, mention.start - mention.sentence_start)
             if side is not None:
                 data["side"] = side
@@ -268,8 +277,8 @@ def _normal_examination(vocabulary: Vocabulary, summary: str, named: list[tuple[
             if _OTHER_SPEAKER.search(summary[first:last]):
                 continue
             mention = ConceptMention(concept, match.start(), match.end(), first, last, status == "absent", False)
-            data: FindingData = {"concept": concept, "status": status, "region": _region(vocabulary, mention, named),
-                                 "source": "examination"}
+            data: FindingData = {"concept": concept, "status": status, "source": "examination",
+                                 "region": _region(vocabulary, summary, mention, named)}
             side = _side(summary[first:last], match.start() - first)
             if side is not None:
                 data["side"] = side
@@ -294,7 +303,7 @@ def _strength_grades(vocabulary: Vocabulary, summary: str, named: list[tuple[int
             continue
         mention = ConceptMention("motor_weakness", match.start(), match.end(), first, last, False, False)
         data: FindingData = {"concept": "motor_weakness", "status": "absent" if grade == "5/5" else "present",
-                             "region": _region(vocabulary, mention, named), "source": "examination"}
+                             "region": _region(vocabulary, summary, mention, named), "source": "examination"}
         side = _side(sentence, match.start() - first)
         if side is not None:
             data["side"] = side

@@ -520,3 +520,11 @@ def test_item_details_from_the_title(title: str, service: str, expected: dict[st
     from imr_rules.intake.items import item_details
 
     assert item_details(title, service) == expected
+
+
+def test_item_naming_several_regions_lists_them(tmp_path: Path) -> None:
+    issues = ISSUES.replace("Physical therapy 2 times a week for 3 weeks for the lumbar spine",
+                            "Physical therapy 2 times a week for 3 weeks for the neck and right hand")
+    result = extract_letter(_letter(tmp_path, "A 40 year old male.", issues))
+    assert result.case is not None
+    assert result.case.requested_items[0].regions == ["cervical", "wrist_hand"]

@@ -18,6 +18,7 @@ from imr_rules.cases.vocabulary import vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.common.text import printable
 from imr_rules.intake.extract_facts import ExtractedFacts, extract_facts
+from imr_rules.intake.findings import region_mentions
 from imr_rules.intake.items import item_details
 from imr_rules.intake.letters import (
     Header,
@@ -136,6 +137,14 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
     return Extraction(name, case, letter, problems, legacy)
 
 
+def _regions_named(title: str) -> list[str]:
+    """The body regions an item title names, in the order written, when it names more than one."""
+    named = list(dict.fromkeys(region for _, region in region_mentions(title)))
+    specific = [region for region in named if not any(region in vocabulary_of().regions_up(other) and other != region
+                                                      for other in named)]
+    return specific if len(specific) > 1 else []
+
+
 def _request_date(name: str, facts: ExtractedFacts, header: Header, injury: dt.date,
                   problems: list[Diagnostic]) -> dt.date | None:
     """The request date: the summary's, else the UR denial, decision or application date, never before the injury.
@@ -175,6 +184,8 @@ def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
         diagnosis.update(details)
     for item in migrated.get("requested_items", []):
         item.update(item_details(item["description"], item["service"]))
+        if item.get("regions") == ["multiple"]:
+            item["regions"] = _regions_named(item["description"]) or ["multiple"]
     if data.get("findings"):
         clinical = migrated.setdefault("clinical", {})
         clinical["findings"] = [*clinical.get("findings", []), *data["findings"]]

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from imr_rules.cases.reader import is_icd10_code
+from imr_rules.cases.vocabulary import vocabulary_of
 from imr_rules.intake.findings import code_findings, region_mentions
 from imr_rules.intake.letters import DRUG_NAMES, Span, map_regions, map_service, parse_date
 from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, Service
@@ -25,13 +26,6 @@ from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, Ser
 _TARGETS: dict[str, list[str]] = {
     "FUNCTION": ["functional improvement", "improvement in function", "functional gains", "functional benefit",
                  "improved function", "success", "benefit", "improvement"],
-    "TX_physical_therapy": ["physical therapy", "PT sessions", "therapy sessions"],
-    "TX_chiropractic": ["chiropractic", "chiropractic treatment", "chiropractic care", "manipulation"],
-    "TX_acupuncture": ["acupuncture"],
-    "TX_occupational_therapy": ["occupational therapy"],
-    "TX_tens": ["TENS", "TENS unit", "electrical stimulation"],
-    "TX_injection_epidural": ["epidural steroid injection", "epidural injection", "ESI"],
-    "TX_massage": ["massage"],
     "WORK_temporarily_totally_disabled": ["temporarily totally disabled", "temporary total disability",
                                           "off work", "total temporary disability"],
     "WORK_modified_duty": ["modified duty", "modified work", "modified work duties", "light duty", "restricted duty",
@@ -99,6 +93,23 @@ def _parse_date(text: str) -> dt.date | None:
         return None
 
 
+_TREATMENT_GROUPS = frozenset({"active_therapy", "manual_therapy", "passive_modality", "injection", "behavioral",
+                               "program"})
+"""Service groups whose courses make up the treatment history (equipment, visits, tests and drugs do not)."""
+
+
+def treatment_phrases() -> dict[str, list[str]]:
+    """Service id -> the vocabulary's words for it (label, id, synonyms), for the treatment-history services."""
+    vocabulary = vocabulary_of()
+    phrases: dict[str, list[str]] = {}
+    for service in vocabulary.ids("services"):
+        term = vocabulary.term("services", service)
+        if term.group in _TREATMENT_GROUPS:
+            words = [re.sub(r"\s*\(.*\)", "", w) for w in (term.label, service.replace("_", " "), *term.synonyms)]
+            phrases[service] = [w for w in dict.fromkeys(words) if len(w) > 1]
+    return phrases
+
+
 @lru_cache(maxsize=1)
 def _nlp() -> Any:
     """The medspaCy pipeline (sentence splitting, target matcher, ConText), built once per process.
@@ -117,6 +128,8 @@ def _nlp() -> Any:
     nlp.add_pipe("sentencizer", first=True)
     matcher = nlp.get_pipe("medspacy_target_matcher")
     matcher.add([TargetRule(phrase, label) for label, phrases in _TARGETS.items() for phrase in phrases])
+    matcher.add([TargetRule(phrase, f"TX_{service}") for service, phrases in treatment_phrases().items()
+                 for phrase in phrases])
     for service, names in DRUG_NAMES.items():
         single = [re.escape(name) for name in names if " " not in name and "#" not in name]
         # A prefix match, so that 'Norco10/325' or 'Naproxen-sodium' written as one token is found too.
@@ -393,8 +406,11 @@ def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, li
         if not done:
             continue
         index = len(treatments)
-        entry: dict[str, Any] = {"type": Service(label.removeprefix("TX_")).value}
+        entry: dict[str, Any] = {"type": label.removeprefix("TX_")}
         span(f"clinical.prior_treatment[{index}].type", done[0].start, done[0].end)
+        regions = {region for m in done for _, region in region_mentions(_clause(summary, m))}
+        if len(regions) == 1:  # 'physical therapy for the left knee'
+            entry["body_region"] = regions.pop()
         for m in done:
             window = summary[max(m.sentence_start, m.start - 40):min(m.sentence_end, m.end + 30)]
             count = re.search(_COUNT + r"(?:\s*\(\d+\))?\s+(?:[\w\-()]+\s+){0,3}?(?:sessions|visits|treatments)",

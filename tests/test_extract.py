@@ -528,3 +528,22 @@ def test_item_naming_several_regions_lists_them(tmp_path: Path) -> None:
     result = extract_letter(_letter(tmp_path, "A 40 year old male.", issues))
     assert result.case is not None
     assert result.case.requested_items[0].regions == ["cervical", "wrist_hand"]
+
+
+@pytest.mark.parametrize(("summary", "complete", "modalities"), [
+    ("She previously received the following treatments: 6 sessions of physical therapy for the right knee.", True,
+     {("physical_therapy", "knee")}),
+    ("Treatment to date has included physical therapy and acupuncture.", False,
+     {("physical_therapy", None), ("acupuncture", None)}),
+])
+def test_history_complete_only_where_the_summary_says_so(tmp_path: Path, summary: str, complete: bool,
+                                                         modalities: set[tuple[str, str | None]]) -> None:
+    result = extract_letter(_letter(tmp_path, summary))
+    assert result.case is not None and result.case.clinical.treatment is not None
+    assert result.case.clinical.treatment.history_complete is complete
+    assert {(c.modality, c.region) for c in result.case.clinical.treatment.courses} == modalities
+
+
+def test_prior_treatment_not_noted_is_not_documented(tmp_path: Path) -> None:
+    result = extract_letter(_letter(tmp_path, "Prior treatments were not noted."))
+    assert result.case is not None and result.case.clinical.treatment is None

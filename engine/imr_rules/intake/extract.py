@@ -113,6 +113,7 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         "clinical": clinical,
         "findings": facts.findings,
         "diagnosis_details": facts.diagnosis_details,
+        "treatment_listed": facts.treatment_listed,
         "recorded": {
             "source": f"DWC IMR {header.case_number}" if header.case_number else path.name,
             "items": [_recorded(str(number), item) for number, item in enumerate(letter.items, start=1)],
@@ -178,10 +179,14 @@ def _request_date(name: str, facts: ExtractedFacts, header: Header, injury: dt.d
 
 def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
     """The extracted facts, gathered in the version 1 layout, and the same as a version 2 case."""
-    gathered = {key: value for key, value in data.items() if key not in ("warnings", "findings", "diagnosis_details")}
+    gathered = {key: value for key, value in data.items() if key not in ("warnings", "findings", "diagnosis_details",
+                                                                         "treatment_listed")}
     migrated = migrate_data(gathered, vocabulary_of()).data
     for diagnosis, details in zip(migrated.get("diagnoses", []), data.get("diagnosis_details", []), strict=False):
         diagnosis.update(details)
+    treatment = migrated.get("clinical", {}).get("treatment")
+    if treatment is not None:  # complete only where the summary says its list is the whole treatment to date
+        treatment["history_complete"] = bool(data.get("treatment_listed"))
     for item in migrated.get("requested_items", []):
         item.update(item_details(item["description"], item["service"]))
         if item.get("regions") == ["multiple"]:

@@ -175,6 +175,7 @@ class ExtractedFacts:
     findings: list[dict[str, Any]] = field(default_factory=list)
     diagnosis_spans: list[tuple[int, int]] = field(default_factory=list)
     diagnosis_details: list[dict[str, str]] = field(default_factory=list)
+    treatment_listed: bool = False
 
     @property
     def diagnosis_regions(self) -> list[BodyRegion]:
@@ -429,7 +430,11 @@ def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, li
             span(f"clinical.prior_treatment[{index}].functional_improvement", same_sentence[0].start,
                  same_sentence[0].end)
         treatments.append(entry)
-    history = _TREATMENT_HISTORY.search(summary)
+    # 'Prior treatments were not noted' says the history is missing, not that there was none.
+    history = next((m for m in _TREATMENT_HISTORY.finditer(summary) if not _UNDOCUMENTED.search(_rest(summary, m))),
+                   None)
+    whole = _WHOLE_HISTORY.search(summary)
+    facts.treatment_listed = whole is not None and not _UNDOCUMENTED.search(_rest(summary, whole))
     denied = [m for label, items in by_label.items() if label.startswith("TX_") for m in items
               if m.negated and not m.uncertain and not _about_response(m, function)
               and not _RECORDS.search(summary[m.sentence_start:m.sentence_end])]
@@ -442,7 +447,20 @@ def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, li
             span("clinical.prior_treatment", first, last)
 
 
+def _rest(summary: str, match: re.Match[str]) -> str:
+    """The text from a match to the end of its sentence."""
+    stop = summary.find(".", match.end())
+    return summary[match.start():stop if stop >= 0 else len(summary)]
+
+
+_UNDOCUMENTED = re.compile(r"not (?:been )?(?:noted|documented|provided|available|specified|stated|known)|unknown|"
+                           r"unclear", re.I)
+_WHOLE_HISTORY = re.compile(r"received the following (?:prior )?treatments?|the only (?:prior )?treatments?|"
+                            r"no other (?:prior )?treatments?|"
+                            r"treatments? to date (?:has |have )?consisted (?:only )?of", re.I)
+"""A summary saying that the treatment it lists is the whole treatment to date (history complete)."""
 _TREATMENT_HISTORY = re.compile(r"treatments? (?:to date|rendered|has included|have included|included)|"
+                                r"(?:previously |has )?received the following treatments?|"
                                 r"(?:prior|previous|past) treatments?|treatment history|has been treated with|"
                                 r"treated conservatively with|diagnostic testing to date", re.I)
 _ORIGINAL = re.compile(r"([^.]{3,200}?)\s+(?:was|were) the original request", re.I)

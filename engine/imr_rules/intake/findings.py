@@ -25,7 +25,8 @@ from typing import Any
 from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
 
 _OTHER_SPEAKER = re.compile(r"utilization review|\bUR\b|\bIMR\b|peer review|(?:the|a|prior) reviewer|"
-                            r"non-?certif|was (?:denied|modified)|claims administrator", re.I)
+                            r"non-?certif|(?:was|were) (?:denied|modified)|claims administrator|prior determination|"
+                            r"not medically necessary", re.I)
 _EXAMINED = re.compile(r"exam|palpat|inspection|on testing|revealed|demonstrated|\bpositive\b|\bnegative\b|"
                        r"range of motion|strength|reflex|sensation", re.I)
 _REPORTED = re.compile(r"complain|report|\bstates?\b|\bstated\b|endorse|\bc/o\b|subjective|describes", re.I)
@@ -160,14 +161,16 @@ def _clause(summary: str, mention: ConceptMention) -> tuple[int, int]:
 
 
 def _region(vocabulary: Vocabulary, summary: str, mention: ConceptMention, regions: list[tuple[int, str]]) -> str:
-    """The region named nearest the mention in its clause, else its sentence, else the last one named before."""
+    """The region named nearest the mention in its list item, clause or sentence, else the last one named before."""
+    item_start, item_end = _list_item(summary, mention)
+    item = [(abs(at - mention.start), region) for at, region in regions if item_start <= at < item_end]
     clause_start, clause_end = _clause(summary, mention)
     clause = [(abs(at - mention.start), region) for at, region in regions if clause_start <= at < clause_end]
     inside = [(abs(at - mention.start), region) for at, region in regions
               if mention.sentence_start <= at < mention.sentence_end]
     before = [(mention.start - at, region) for at, region in regions if at < mention.sentence_start]
     allowed = vocabulary.term("concepts", mention.concept).regions
-    for candidates in (sorted(clause), sorted(inside), sorted(before)[:1]):
+    for candidates in (sorted(item), sorted(clause), sorted(inside), sorted(before)[:1]):
         for _, region in candidates:
             if not _compatible(vocabulary, mention.concept, region):
                 continue
@@ -204,9 +207,12 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
     named = regions(summary)
     found: dict[tuple[str, str | None, str | None, str], tuple[FindingData, int, int]] = {}
     for mention in concept_mentions(summary):
-        if mention.uncertain or (any(start <= mention.start < end for start, end in skip)
-                                 and "red_flag" not in vocabulary.concepts_up(mention.concept)):
+        listed = any(start <= mention.start < end for start, end in skip)
+        if listed and "red_flag" not in vocabulary.concepts_up(mention.concept):
             continue  # a diagnosis is not a finding, unless it is a red-flag condition (a fracture, an infection)
+        # In a diagnosis list, 'possible' qualifies its own diagnosis only, not the ones after it.
+        if _diagnosis_uncertain(summary, mention) if listed else mention.uncertain:
+            continue
         sentence = summary[mention.sentence_start:mention.sentence_end]
         if _OTHER_SPEAKER.search(sentence):
             continue
@@ -214,11 +220,11 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
         if concept == "paresthesia" and _RADIATING.search(sentence):
             concept = "radiating_paresthesia"  # numbness or tingling said to radiate is the radiating kind
         term = vocabulary.term("concepts", concept)
-        status = _test_result(term.label, sentence, mention.start - mention.sentence_start,
-                              mention.end - mention.sentence_start)
+        status, stated = _test_result(term.label, sentence, mention.start - mention.sentence_start,
+                                      mention.end - mention.sentence_start)
         if status is None:
             continue
-        if mention.negated:
+        if mention.negated and not stated:  # 'no swelling, with positive Tinel's': the test's own word wins
             status = "absent"
         data: FindingData = {"concept": concept, "status": status}
         if term.scope != "patient":
@@ -243,24 +249,46 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
     return list(found.values())
 
 
-def _test_result(label: str, sentence: str, start: int, end: int) -> str | None:
+_LIST_ITEM = re.compile(r"[,;]|\band\b")
+_UNCERTAIN_DIAGNOSIS = re.compile(r"\b(?:possible|probable|suspected|suspect|likely|rule[- ]out|r/o|questionable)\b",
+                                  re.I)
+
+
+def _list_item(summary: str, mention: ConceptMention) -> tuple[int, int]:
+    """The part of the mention's sentence between commas, semicolons or 'and' (one item of a list)."""
+    start = max((m.end() for m in _LIST_ITEM.finditer(summary, mention.sentence_start, mention.start)),
+                default=mention.sentence_start)
+    end = next((m.start() for m in _LIST_ITEM.finditer(summary, mention.end, mention.sentence_end)),
+               mention.sentence_end)
+    return start, end
+
+
+def _diagnosis_uncertain(summary: str, mention: ConceptMention) -> bool:
+    """Whether the mention's own item of a diagnosis list is qualified as possible or to be ruled out."""
+    start, end = _list_item(summary, mention)
+    return bool(_UNCERTAIN_DIAGNOSIS.search(summary, start, end))
+
+
+def _test_result(label: str, sentence: str, start: int, end: int) -> tuple[str | None, bool]:
     """A test's result from the polarity word of its clause ('negative straight leg raise': absent).
 
     Only for concepts the vocabulary labels as a positive test or sign; others are present as mentioned.
-    None when the result is equivocal or questionable (not documented).
+    None when the result is equivocal or questionable (not documented). The flag says whether the clause
+    itself states the result.
     """
     if not label.lower().startswith("positive"):
-        return "present"
+        return "present", False
     clause_start = max((m.end() for m in _CLAUSE.finditer(sentence, 0, start)), default=0)
     clause_end = next((m.start() for m in _CLAUSE.finditer(sentence, end)), len(sentence))
     words = [(0 if m.start() >= end else 1, abs(m.start() - start), m.group(1).lower())
              for m in _POLARITY.finditer(sentence, clause_start, clause_end)]
+    stated = bool(words)
     if not words:  # a list of tests sharing one result: 'a negative Neer's test, Hawkins' test, and Speed's test'
         words = [(1, start - m.start(), m.group(1).lower()) for m in _POLARITY.finditer(sentence, 0, start)]
     if not words:
-        return "present"
+        return "present", False
     word = min(words)[2]
-    return {"positive": "present", "negative": "absent", "normal": "absent"}.get(word)
+    return {"positive": "present", "negative": "absent", "normal": "absent"}.get(word), stated
 
 
 def _normal_examination(vocabulary: Vocabulary, summary: str, named: list[tuple[int, str]],

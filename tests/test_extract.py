@@ -162,17 +162,34 @@ def _clinical(tmp_path: Path, summary: str) -> dict[str, Any]:
     return clinical
 
 
+NSAID_ISSUES = ISSUES.replace("Knee MRI, right side", "Naproxen 550 mg #60")
+
+
+def _medications_of(tmp_path: Path, summary: str, issues: str = NSAID_ISSUES) -> list[dict[str, Any]]:
+    result = extract_letter(_letter(tmp_path, summary, issues))
+    assert result.legacy is not None
+    medications: list[dict[str, Any]] = result.legacy.model_dump(mode="json", exclude_none=True)["clinical"].get(
+        "medications") or []
+    return [{k: v for k, v in m.items() if v not in (None, "not_documented")} for m in medications]
+
+
 def test_medications_in_use_with_start_and_response(tmp_path: Path) -> None:
-    clinical = _clinical(tmp_path, "Seen on 08/02/2016. She has been taking Norco10/325 since 06/01/2016 with 40% "
-                                   "pain relief. Evaluated on 12/20/2016. The provider asked for naproxen.")
-    assert clinical["medications"] == [{"name": "Norco10/325", "drug_class": "opioid", "start_date": "2016-06-01",
-                                        "response": "present"}]
+    medications = _medications_of(tmp_path, "Seen on 08/02/2016. She has been taking Norco10/325 since 06/01/2016 "
+                                            "with 40% pain relief. Evaluated on 12/20/2016. The provider asked for "
+                                            "naproxen.")
+    assert medications == [{"name": "Norco10/325", "drug_class": "opioid", "start_date": "2016-06-01",
+                            "response": "present"}]
 
 
 def test_medication_named_only_at_the_latest_visit_is_the_request(tmp_path: Path) -> None:
-    clinical = _clinical(tmp_path, "On 10/02/2016 she was on cyclobenzaprine. On 12/20/2016 ibuprofen was prescribed.")
-    assert [m["drug_class"] for m in clinical["medications"]] == ["muscle_relaxant"]
-    assert clinical["medications"][0]["start_date"] == "2016-10-02"
+    summary = "On 10/02/2016 she was on cyclobenzaprine. On 12/20/2016 naproxen was prescribed."
+    medications = _medications_of(tmp_path, summary)  # naproxen is the item under review
+    assert [m["drug_class"] for m in medications] == ["muscle_relaxant"]
+    assert medications[0]["start_date"] == "2016-10-02"
+    # A drug of another class than the items under review, prescribed at the latest visit, is in use from then.
+    medications = _medications_of(tmp_path, summary, ISSUES)
+    assert [(m["drug_class"], m.get("start_date")) for m in medications] == [("muscle_relaxant", "2016-10-02"),
+                                                                             ("nsaid", "2016-12-20")]
 
 
 @pytest.mark.parametrize(("summary", "expected"), [

@@ -68,7 +68,8 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
                                                            "check the path")])
     pdf_notes = [Diagnostic(name, None, "", f"PDF reader: {note}", "the PDF may be damaged; check the extracted "
                             "case against the letter", "warning") for note in dict.fromkeys(notes)]
-    facts = extract_facts(text, letter.summary_start, letter.summary_end, letter.header.ur_denial_date)
+    facts = extract_facts(text, letter.summary_start, letter.summary_end, letter.header.ur_denial_date,
+                          frozenset(item.service.value for item in letter.items))
     # Re-read the items with the diagnoses' regions for items whose title names no region.
     letter = parse_letter(name, text, facts.diagnosis_regions)
     problems = pdf_notes + [_diagnostic(name, p) for p in letter.problems]

@@ -266,8 +266,13 @@ def _sentences(summary: str) -> list[tuple[int, int]]:
     return [(sent.start_char, sent.end_char) for sent in doc.sents]
 
 
-def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = None) -> ExtractedFacts:
-    """Clinical facts of the summary ``text[start:end]``; spans are offsets into ``text``."""
+def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = None,
+                  requested: frozenset[str] | None = None) -> ExtractedFacts:
+    """Clinical facts of the summary ``text[start:end]``; spans are offsets into ``text``.
+
+    ``requested`` names the services of the items under review, when known: a drug of another class
+    prescribed at the latest visit is in use, not the request.
+    """
     facts = ExtractedFacts()
     summary, where = normalize(text[start:end])
     if not summary.strip():
@@ -313,7 +318,7 @@ def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = N
     _prior_treatment(facts, summary, by_label, span)
     _imaging(facts, summary, span)
     _surgeries(facts, summary, span)
-    _medications(facts, summary, by_label, span, ur_denial)
+    _medications(facts, summary, by_label, span, ur_denial, requested)
     _opioid_monitoring(facts, summary, by_label, span)
     _care_and_function(facts, summary, by_label, span)
     _original_requests(facts, summary, span)
@@ -584,7 +589,9 @@ def _surgeries(facts: ExtractedFacts, summary: str, span: Any) -> None:
 
 # ---- medications, opioid monitoring, conservative care, function ------------------------------------------------
 _IN_USE = re.compile(r"continu|refill|renew|currently|taking|takes|has been|had been|was on|is on|remains|ongoing|"
-                     r"using|uses|since|long-term|chronic|maintained|medications? (?:include|included|consist|list)|"
+                     r"using|uses|since|long-term|chronic|maintained|"
+                     r"medications? (?:(?:were|was|are|is|have been|had been|noted|documented|to) ){0,3}"
+                     r"(?:include|included|consist|consisted|list|listed)|"
                      r"current medications|medication regimen|prescribed medications", re.I)
 _SINCE = re.compile(r"since(?: at least)?\s+(?:" + _DATE_RE + r"|(\d{1,2})[/-](\d{4}))", re.I)
 _FOR_DURATION = re.compile(_COUNT + r"\s+(weeks?|months?|years?)", re.I)
@@ -647,7 +654,7 @@ def _plausible_start(start: dt.date | None, facts: ExtractedFacts) -> bool:
 
 
 def _medications(facts: ExtractedFacts, summary: str, by_label: dict[str, list[Mention]], span: Any,
-                 ur_denial: dt.date | None) -> None:
+                 ur_denial: dt.date | None, requested: frozenset[str] | None = None) -> None:
     """Medications in use with class, earliest documented use and documented response.
 
     A drug named only as the request under review is not taken as in use: a sentence about the
@@ -669,8 +676,9 @@ def _medications(facts: ExtractedFacts, summary: str, by_label: dict[str, list[M
                 continue
             told = _date_at(dates, mention.sentence_start, mention.sentence_end)
             ongoing = bool(_IN_USE.search(sentence))
-            if not ongoing and (_PLANNED.search(sentence) or _FIRST_TIME.search(sentence)
-                                or (told is not None and latest is not None and told >= latest)):
+            maybe_request = requested is None or label.removeprefix("MED_") in requested
+            if not ongoing and maybe_request and (_PLANNED.search(sentence) or _FIRST_TIME.search(sentence)
+                                                  or (told is not None and latest is not None and told >= latest)):
                 continue
             name = mention.text.strip()
             key = re.sub(r"[^a-z]", "", name.lower())[:12]
@@ -678,6 +686,8 @@ def _medications(facts: ExtractedFacts, summary: str, by_label: dict[str, list[M
             entry = medications.setdefault(key, {"name": name[:60], "drug_class": label.removeprefix("MED_")})
             span(f"clinical.medications[{index}].name", mention.start, mention.end)
             start = _start_date(sentence, told)
+            if start == told == latest and not _FIRST_TIME.search(sentence) and not re.search(r"prescribed", sentence):
+                start = None  # listed at the latest visit only: in use, since when is not documented
             if _plausible_start(start, facts) and start is not None and \
                     ("start_date" not in entry or start.isoformat() < entry["start_date"]):
                 entry["start_date"] = start.isoformat()

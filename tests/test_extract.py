@@ -564,3 +564,12 @@ def test_history_complete_only_where_the_summary_says_so(tmp_path: Path, summary
 def test_prior_treatment_not_noted_is_not_documented(tmp_path: Path) -> None:
     result = extract_letter(_letter(tmp_path, "Prior treatments were not noted."))
     assert result.case is not None and result.case.clinical.treatment is None
+
+
+def test_treatment_that_did_not_help(tmp_path: Path) -> None:
+    result = extract_letter(_letter(tmp_path, "He has had at least 5 sessions of physical therapy which did not "
+                                              "help. Utilization review noted a lack of failed conservative care."))
+    assert result.case is not None and result.case.clinical.treatment is not None
+    course = result.case.clinical.treatment.courses[0]
+    assert (course.modality, course.function_response) == ("physical_therapy", "absent")
+    assert result.case.clinical.conservative_care.failed == "present"

@@ -18,7 +18,7 @@ from typing import Any
 
 from imr_rules.cases.reader import is_icd10_code
 from imr_rules.cases.vocabulary import vocabulary_of
-from imr_rules.intake.findings import code_findings, region_mentions
+from imr_rules.intake.findings import OTHER_SPEAKER, code_findings, region_mentions
 from imr_rules.intake.letters import DRUG_NAMES, Span, map_regions, map_service, parse_date
 from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, Service
 
@@ -176,6 +176,7 @@ class ExtractedFacts:
     diagnosis_spans: list[tuple[int, int]] = field(default_factory=list)
     diagnosis_details: list[dict[str, str]] = field(default_factory=list)
     treatment_listed: bool = False
+    treatment_failed: bool = False
 
     @property
     def diagnosis_regions(self) -> list[BodyRegion]:
@@ -434,6 +435,13 @@ def _prior_treatment(facts: ExtractedFacts, summary: str, by_label: dict[str, li
             entry["functional_improvement"] = value
             span(f"clinical.prior_treatment[{index}].functional_improvement", same_sentence[0].start,
                  same_sentence[0].end)
+        else:
+            unhelpful = next((u for m in done for u in [_NO_HELP.search(summary, m.sentence_start, m.sentence_end)]
+                              if u is not None), None)
+            if unhelpful is not None:  # 'physical therapy did not help', 'no better despite therapy'
+                entry["functional_improvement"] = "absent"
+                span(f"clinical.prior_treatment[{index}].functional_improvement", unhelpful.start(), unhelpful.end())
+                facts.treatment_failed = True
         treatments.append(entry)
     # 'Prior treatments were not noted' says the history is missing, not that there was none.
     history = next((m for m in _TREATMENT_HISTORY.finditer(summary) if not _UNDOCUMENTED.search(_rest(summary, m))),
@@ -474,6 +482,11 @@ _CERTIFIED = re.compile(r"modified[^.]{0,120}?(?:accommodating|certifying|approv
 _MODIFIED = re.compile(r"(?:utilization review|\bUR\b)[^.]{0,80}?modified|"
                        r"modified by (?:the )?(?:utilization review|UR)", re.I)
 
+
+_NO_HELP = re.compile(r"\bnot (?:been )?help(?:ing|ful)?\b|\bdid not help|\bno (?:benefit|improvement)|"
+                      r"without (?:benefit|improvement)|not (?:seemed? to |seem to )?improve|\bdespite\b|"
+                      r"\bfailed\b", re.I)
+"""A treatment said not to have helped: no functional improvement from it, and conservative care failed."""
 
 # 'improvement in pain' is relief, not functional improvement.
 _ABOUT_PAIN = re.compile(r"\s*(?:in|of|with)?\s*(?:his |her |the |their )?(?:\w+\s+)?pain\b", re.I)
@@ -742,11 +755,14 @@ def _care_and_function(facts: ExtractedFacts, summary: str, by_label: dict[str, 
     """Failed conservative care, home exercise program, functional deficits and goals, planned or authorized surgery."""
     care: dict[str, str] = {}
     failed = [m for m in by_label.get("CONSERVATIVE", [])
-              if _FAILED.search(summary[m.sentence_start:m.sentence_end])]
+              if _FAILED.search(summary[m.sentence_start:m.sentence_end])
+              and not OTHER_SPEAKER.search(summary[m.sentence_start:m.sentence_end])]
     value = _finding(failed)
     if value is not None:
         care["failed"] = value
         span("clinical.conservative_care.failed", failed[0].start, failed[0].end)
+    elif facts.treatment_failed:
+        care["failed"] = "present"  # a treatment given did not help: symptoms persist despite conservative care
     value = _finding(by_label.get("HEP", []))
     if value is not None:
         care["home_exercise_program"] = value

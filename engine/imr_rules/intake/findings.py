@@ -24,9 +24,10 @@ from typing import Any
 
 from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
 
-_OTHER_SPEAKER = re.compile(r"utilization review|\bUR\b|\bIMR\b|peer review|(?:the|a|prior) reviewer|"
+OTHER_SPEAKER = re.compile(r"utilization review|\bUR\b|\bIMR\b|peer review|(?:the|a|prior) reviewer|"
                             r"non-?certif|(?:was|were) (?:denied|modified)|claims administrator|prior determination|"
                             r"not medically necessary", re.I)
+"""A sentence reporting what a reviewer or utilization review said, not the treating physician's findings."""
 _EXAMINED = re.compile(r"exam|palpat|inspection|on testing|revealed|demonstrated|\bpositive\b|\bnegative\b|"
                        r"range of motion|strength|reflex|sensation", re.I)
 _REPORTED = re.compile(r"complain|report|\bstates?\b|\bstated\b|endorse|\bc/o\b|subjective|describes", re.I)
@@ -214,7 +215,7 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
         if _diagnosis_uncertain(summary, mention) if listed else mention.uncertain:
             continue
         sentence = summary[mention.sentence_start:mention.sentence_end]
-        if _OTHER_SPEAKER.search(sentence):
+        if OTHER_SPEAKER.search(sentence):
             continue
         concept = mention.concept
         if concept == "paresthesia" and _RADIATING.search(sentence):
@@ -302,7 +303,7 @@ def _normal_examination(vocabulary: Vocabulary, summary: str, named: list[tuple[
             first = summary.rfind(". ", 0, match.start()) + 1
             last = summary.find(". ", match.end())
             last = len(summary) if last < 0 else last + 1
-            if _OTHER_SPEAKER.search(summary[first:last]):
+            if OTHER_SPEAKER.search(summary[first:last]):
                 continue
             mention = ConceptMention(concept, match.start(), match.end(), first, last, status == "absent", False)
             data: FindingData = {"concept": concept, "status": status, "source": "examination",
@@ -327,7 +328,7 @@ def _strength_grades(vocabulary: Vocabulary, summary: str, named: list[tuple[int
         last = summary.find(". ", match.end())
         last = len(summary) if last < 0 else last + 1
         sentence = summary[first:last]
-        if _OTHER_SPEAKER.search(sentence):
+        if OTHER_SPEAKER.search(sentence):
             continue
         mention = ConceptMention("motor_weakness", match.start(), match.end(), first, last, False, False)
         data: FindingData = {"concept": "motor_weakness", "status": "absent" if grade == "5/5" else "present",

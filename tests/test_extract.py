@@ -573,3 +573,12 @@ def test_treatment_that_did_not_help(tmp_path: Path) -> None:
     course = result.case.clinical.treatment.courses[0]
     assert (course.modality, course.function_response) == ("physical_therapy", "absent")
     assert result.case.clinical.conservative_care.failed == "present"
+
+
+def test_item_asking_for_at_least_some_visits(tmp_path: Path) -> None:
+    issues = ISSUES.replace("Physical therapy 2 times a week for 3 weeks for the lumbar spine",
+                            "At least six sessions of physical therapy for the lumbar spine")
+    result = extract_letter(_letter(tmp_path, "A 40 year old male.", issues))
+    assert result.case is not None
+    item = result.case.requested_items[0]
+    assert (item.visits, item.visits_at_least) == (6, True)

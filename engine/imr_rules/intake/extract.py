@@ -190,6 +190,8 @@ def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
         treatment["history_complete"] = bool(data.get("treatment_listed"))
     for item in migrated.get("requested_items", []):
         item.update(item_details(item["description"], item["service"]))
+        if "visits" in item and re.search(r"\bat least\b", item["description"], re.I):
+            item["visits_at_least"] = True
         if item.get("regions") == ["multiple"]:
             item["regions"] = _regions_named(item["description"]) or ["multiple"]
     if data.get("findings"):

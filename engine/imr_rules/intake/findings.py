@@ -6,7 +6,7 @@ vocabulary; a rule author adds a synonym there and intake finds it. medspaCy's C
 mention is negated ("denies numbness": absent), uncertain or hypothetical ("possible", "rule out", "if":
 left out, not documented) or about another person (left out). Sentences reporting what utilization
 review or another reviewer said are not the treating physician's findings and are skipped, as is the
-diagnosis list (a diagnosis is not a finding, except a red-flag condition such as a fracture). Each
+diagnosis list (a diagnosis is not a finding, except a red-flag condition or a symptom: sciatica). Each
 finding gets the body region (from the vocabulary's region words) and side named nearest to it in its
 sentence (else the region named in the sentence before; else ``unknown``), the date the sentence speaks
 of, and whether it was examined or reported.
@@ -40,7 +40,7 @@ _RADIATING = re.compile(r"radiat|\binto\b|\bdown (?:the|his|her|to|both)\b", re.
 _POLARITY = re.compile(r"\b(positive|negative|equivocal|questionable|normal)\b", re.I)
 _CLAUSE = re.compile(r"[;,]|\band\b|\bbut\b")
 _NORMAL_EXAM: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(?:sensation|sensory (?:exam\w*|testing))\s+(?:\w+\s+){0,2}?(?:intact|normal|grossly intact)|"
+    (re.compile(r"\b(?:sensation|sensory (?:exam\w*|testing))\s+(?:\w+\s+){0,2}?(?:intact|normal|grossly intact|good)|"
                 r"\b(?:intact|normal) sensation", re.I), "sensory_loss"),
     (re.compile(r"\b(?:normal|full) (?:motor )?strength|\bstrength (?:\w+\s+){0,2}?(?:normal|intact|full)\b", re.I),
      "motor_weakness"),
@@ -209,8 +209,8 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
     found: dict[tuple[str, str | None, str | None, str], tuple[FindingData, int, int]] = {}
     for mention in concept_mentions(summary):
         listed = any(start <= mention.start < end for start, end in skip)
-        if listed and "red_flag" not in vocabulary.concepts_up(mention.concept):
-            continue  # a diagnosis is not a finding, unless it is a red-flag condition (a fracture, an infection)
+        if listed and not vocabulary.concepts_up(mention.concept) & _LISTED_FINDINGS:
+            continue  # a diagnosis is not a finding, unless it names a red-flag condition or a symptom (sciatica)
         # In a diagnosis list, 'possible' qualifies its own diagnosis only, not the ones after it.
         if _diagnosis_uncertain(summary, mention) if listed else mention.uncertain:
             continue
@@ -250,6 +250,8 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
     return list(found.values())
 
 
+_LISTED_FINDINGS = frozenset({"red_flag", "radicular_symptoms", "paresthesia"})
+"""Concepts a diagnosis list documents as findings: red-flag conditions and symptoms named as diagnoses."""
 _LIST_ITEM = re.compile(r"[,;]|\band\b")
 _UNCERTAIN_DIAGNOSIS = re.compile(r"\b(?:possible|probable|suspected|suspect|likely|rule[- ]out|r/o|questionable)\b",
                                   re.I)

@@ -582,3 +582,8 @@ def test_item_asking_for_at_least_some_visits(tmp_path: Path) -> None:
     assert result.case is not None
     item = result.case.requested_items[0]
     assert (item.visits, item.visits_at_least) == (6, True)
+
+
+def test_fracture_on_imaging_and_fracture_boot(tmp_path: Path) -> None:
+    assert _statuses(tmp_path, "An x-ray of the wrist revealed no fracture. She uses a fracture boot.") == {
+        "imaging_fracture": "absent"}

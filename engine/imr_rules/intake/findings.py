@@ -220,6 +220,11 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
         concept = mention.concept
         if concept == "paresthesia" and _RADIATING.search(sentence):
             concept = "radiating_paresthesia"  # numbness or tingling said to radiate is the radiating kind
+        if concept == "suspected_fracture_or_dislocation":
+            if _EQUIPMENT.match(summary, mention.end):
+                continue  # a fracture boot is equipment
+            if _IMAGING.search(sentence) and vocabulary.has("concepts", "imaging_fracture"):
+                concept = "imaging_fracture"  # 'the x-ray showed no fracture' is a finding of the image
         term = vocabulary.term("concepts", concept)
         status, stated = _test_result(term.label, sentence, mention.start - mention.sentence_start,
                                       mention.end - mention.sentence_start)
@@ -233,7 +238,7 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
             side = _side(sentence, mention.start - mention.sentence_start)
             if side is not None:
                 data["side"] = side
-        source = _source(sentence)
+        source = "imaging" if concept == "imaging_fracture" else _source(sentence)
         if source is not None:
             data["source"] = source
         when = sentence_date(mention.sentence_start, mention.sentence_end)
@@ -250,6 +255,8 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
     return list(found.values())
 
 
+_EQUIPMENT = re.compile(r"\s*(?:boot|brace|walker|splint)", re.I)
+_IMAGING = re.compile(r"x-?rays?|radiograph|\bMRI\b|\bCT\b|\bscan\b|imaging", re.I)
 _LISTED_FINDINGS = frozenset({"red_flag", "radicular_symptoms", "paresthesia"})
 """Concepts a diagnosis list documents as findings: red-flag conditions and symptoms named as diagnoses."""
 _LIST_ITEM = re.compile(r"[,;]|\band\b")

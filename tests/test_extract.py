@@ -587,3 +587,13 @@ def test_item_asking_for_at_least_some_visits(tmp_path: Path) -> None:
 def test_fracture_on_imaging_and_fracture_boot(tmp_path: Path) -> None:
     assert _statuses(tmp_path, "An x-ray of the wrist revealed no fracture. She uses a fracture boot.") == {
         "imaging_fracture": "absent"}
+
+
+@pytest.mark.parametrize(("summary", "expected"), [
+    ("He is currently not working.", "not_working"),
+    ("Current work status is return to work with restrictions.", "modified_duty"),
+    ("He was placed on temporary total disability. Treatment has included therapy and work restrictions.",
+     "temporarily_totally_disabled"),
+])
+def test_work_status_from_the_vocabulary(tmp_path: Path, summary: str, expected: str) -> None:
+    assert _clinical(tmp_path, summary)["work_status"] == expected

@@ -26,12 +26,6 @@ from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, Ser
 _TARGETS: dict[str, list[str]] = {
     "FUNCTION": ["functional improvement", "improvement in function", "functional gains", "functional benefit",
                  "improved function", "success", "benefit", "improvement"],
-    "WORK_temporarily_totally_disabled": ["temporarily totally disabled", "temporary total disability",
-                                          "off work", "total temporary disability"],
-    "WORK_modified_duty": ["modified duty", "modified work", "modified work duties", "light duty", "restricted duty",
-                           "work restrictions"],
-    "WORK_full_duty": ["full duty", "regular duty", "full work duty", "regular work"],
-    "WORK_retired": ["retired"],
     "MED_GENERIC": ["medication", "medications", "medicines", "medication regimen"],
     "RELIEF": ["relief", "pain relief", "helps", "helped", "helpful", "effective", "reduces pain", "reduced pain",
                "decreases pain", "decreased pain", "efficacy"],
@@ -130,6 +124,10 @@ def _nlp() -> Any:
     matcher.add([TargetRule(phrase, label) for label, phrases in _TARGETS.items() for phrase in phrases])
     matcher.add([TargetRule(phrase, f"TX_{service}") for service, phrases in treatment_phrases().items()
                  for phrase in phrases])
+    vocabulary = vocabulary_of()
+    matcher.add([TargetRule(phrase, f"WORK_{status}") for status in vocabulary.ids("work_statuses")
+                 for phrase in dict.fromkeys([vocabulary.term("work_statuses", status).label,
+                                              *vocabulary.term("work_statuses", status).synonyms])])
     for service, names in DRUG_NAMES.items():
         single = [re.escape(name) for name in names if " " not in name and "#" not in name]
         # A prefix match, so that 'Norco10/325' or 'Naproxen-sodium' written as one token is found too.
@@ -311,7 +309,10 @@ def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = N
     for mention in found:
         by_label.setdefault(mention.label, []).append(mention)
 
-    work = [m for m in found if m.label.startswith("WORK_") and m.affirmed]
+    # 'able to return to work with restrictions' states the status (ConText reads 'return' as hypothetical).
+    work = [m for m in found if m.label.startswith("WORK_") and not m.negated
+            and (not m.uncertain or re.search(r"\breturn(?:ed)? to\b", summary[m.sentence_start:m.start], re.I))
+            and not _TREATMENT_HISTORY.search(summary, m.sentence_start, m.sentence_end)]
     if work:  # the status stated last in the summary is the most recent one
         latest = max(work, key=lambda m: m.start)
         facts.clinical["work_status"] = latest.label.removeprefix("WORK_")

@@ -282,8 +282,9 @@ def test_diagnoses_imaging_surgery_and_provenance(tmp_path: Path) -> None:
     case = result.legacy
     assert [(d.description, d.category, d.region) for d in result.case.diagnoses] == [
         ("lumbar disc herniation", "disc_disorder", "lumbar"), ("right knee sprain", "sprain_strain", "knee")]
-    assert case.clinical.imaging is not None and case.clinical.imaging[0].modality == "mri"
-    assert case.clinical.imaging[0].abnormal == "present"
+    imaging = result.case.clinical.imaging
+    assert imaging is not None and (imaging[0].kind, imaging[0].region, imaging[0].abnormal) == (
+        "mri", "lumbar", "present")
     assert case.clinical.surgeries is not None and case.clinical.surgeries[0].procedure == "lumbar_fusion"
     text = path.read_text(encoding="utf-8")
     assert case.provenance
@@ -597,3 +598,14 @@ def test_fracture_on_imaging_and_fracture_boot(tmp_path: Path) -> None:
 ])
 def test_work_status_from_the_vocabulary(tmp_path: Path, summary: str, expected: str) -> None:
     assert _clinical(tmp_path, summary)["work_status"] == expected
+
+
+def test_studies_named_in_a_list_with_their_regions(tmp_path: Path) -> None:
+    result = extract_letter(_letter(tmp_path, "Diagnostic studies included an x-ray of the left ankle and right "
+                                              "wrist on 10/25/2016, and EMG/NCS of the arms. An MRI of the knee "
+                                              "was requested."))
+    assert result.case is not None
+    assert [(s.kind, s.region, s.date) for s in result.case.clinical.imaging or []] == [
+        ("xray", "ankle_foot", "2016-10-25"), ("xray", "wrist_hand", "2016-10-25")]
+    assert [(s.kind, s.region) for s in result.case.clinical.electrodiagnostics or []] == [
+        ("emg_ncs", "upper_extremity")]

@@ -99,10 +99,9 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
             del clinical["surgeries"]
     spans.extend(_conservative_weeks(clinical, injury, request, spans))
     limit = today or dt.date.today()
-    for key in ("imaging", "electrodiagnostics"):
-        for study in clinical.get(key, []):
-            if "date" in study and dt.date.fromisoformat(study["date"]) > limit:
-                del study["date"]
+    for study in [s for studies in facts.studies.values() for s in studies]:
+        if "date" in study and dt.date.fromisoformat(study["date"]) > limit:
+            del study["date"]
     data: dict[str, Any] = {
         "case_id": (header.case_number or path.stem)[:64],
         "description": f"Extracted from {path.name} by imr-rules extract.",
@@ -115,6 +114,7 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         "findings": facts.findings,
         "diagnosis_details": facts.diagnosis_details,
         "treatment_listed": facts.treatment_listed,
+        "studies": facts.studies,
         "recorded": {
             "source": f"DWC IMR {header.case_number}" if header.case_number else path.name,
             "items": [_recorded(str(number), item) for number, item in enumerate(letter.items, start=1)],
@@ -181,10 +181,12 @@ def _request_date(name: str, facts: ExtractedFacts, header: Header, injury: dt.d
 def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
     """The extracted facts, gathered in the version 1 layout, and the same as a version 2 case."""
     gathered = {key: value for key, value in data.items() if key not in ("warnings", "findings", "diagnosis_details",
-                                                                         "treatment_listed")}
+                                                                         "treatment_listed", "studies")}
     migrated = migrate_data(gathered, vocabulary_of()).data
     for diagnosis, details in zip(migrated.get("diagnoses", []), data.get("diagnosis_details", []), strict=False):
         diagnosis.update(details)
+    for block, studies in data.get("studies", {}).items():
+        migrated.setdefault("clinical", {})[block] = studies
     treatment = migrated.get("clinical", {}).get("treatment")
     if treatment is not None:  # complete only where the summary says its list is the whole treatment to date
         treatment["history_complete"] = bool(data.get("treatment_listed"))

@@ -19,6 +19,7 @@ from typing import Any
 from imr_rules.cases.reader import is_icd10_code
 from imr_rules.cases.vocabulary import vocabulary_of
 from imr_rules.intake.findings import OTHER_SPEAKER, code_findings, region_mentions
+from imr_rules.intake.items import is_electrodiagnostic, study_mentions
 from imr_rules.intake.letters import DRUG_NAMES, Span, map_regions, map_service, parse_date
 from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, Service
 
@@ -175,6 +176,7 @@ class ExtractedFacts:
     diagnosis_details: list[dict[str, str]] = field(default_factory=list)
     treatment_listed: bool = False
     treatment_failed: bool = False
+    studies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def diagnosis_regions(self) -> list[BodyRegion]:
@@ -318,7 +320,7 @@ def extract_facts(text: str, start: int, end: int, ur_denial: dt.date | None = N
         facts.clinical["work_status"] = latest.label.removeprefix("WORK_")
         span("clinical.work_status", latest.start, latest.end)
     _prior_treatment(facts, summary, by_label, span)
-    _imaging(facts, summary, span)
+    _studies(facts, summary, span, ur_denial)
     _surgeries(facts, summary, span)
     _medications(facts, summary, by_label, span, ur_denial, requested)
     _opioid_monitoring(facts, summary, by_label, span)
@@ -545,38 +547,54 @@ def _original_requests(facts: ExtractedFacts, summary: str, span: Any) -> None:
             span("clinical.prior_treatment.visits_authorized", match.start(), match.end())
 
 
-def _imaging(facts: ExtractedFacts, summary: str, span: Any) -> None:
-    studies: list[dict[str, Any]] = []
-    tests: list[dict[str, Any]] = []
+def _studies(facts: ExtractedFacts, summary: str, span: Any, ur_denial: dt.date | None) -> None:
+    """Imaging and electrodiagnostic studies already done, one per study named and region it names.
+
+    The study names are the vocabulary's test kinds; a study takes the regions named between it and the
+    next study of its sentence. Sentences about a request, a plan or utilization review are not read.
+    The result is abnormal or normal where the sentence says so, else left out.
+    """
+    dates = _narrative_dates(summary, ur_denial)
+    found: dict[str, list[dict[str, Any]]] = {"imaging": [], "electrodiagnostics": []}
+    seen: set[tuple[str, str]] = set()
     for sent_start, sent_end in _sentences(summary):
         sentence = summary[sent_start:sent_end]
-        match = _IMAGING.search(sentence)
-        if not match or _PLANNED.search(sentence) or not _IMAGING_RESULT.search(sentence):
+        if _PLANNED.search(sentence) or OTHER_SPEAKER.search(sentence):
             continue
-        regions = map_regions(sentence[match.start():])
-        if not regions:
-            continue
-        word = match.group(1).lower()
-        abnormal = "absent" if _NORMAL.search(sentence) else "present"
-        date_match = re.search(_DATE_RE, sentence)
-        date = _parse_date(date_match.group(1)) if date_match else None
-        entry: dict[str, Any] = {"body_region": regions[0].value, "abnormal": abnormal}
-        if date:
-            entry["date"] = date.isoformat()
-        if word in ("emg", "ncs", "ncv", "nerve conduction"):
-            entry["test"] = "emg" if word == "emg" else "ncs"
-            path = f"clinical.electrodiagnostics[{len(tests)}]"
-            tests.append(entry)
-        else:
-            entry["modality"] = ("mri" if word in ("mri", "magnetic resonance") else
-                                 "ct" if word in ("ct", "ct scan", "computed tomography") else "xray")
-            path = f"clinical.imaging[{len(studies)}]"
-            studies.append(entry)
-        span(path, sent_start + match.start(), sent_end)
-    if studies:
-        facts.clinical["imaging"] = studies
-    if tests:
-        facts.clinical["electrodiagnostics"] = tests
+        named = study_mentions(sentence)
+        when = _date_at(dates, sent_start, sent_end) if any(sent_start <= at < sent_end for at, _ in dates) else None
+        for index, (start, end, kind) in enumerate(named):
+            stop = named[index + 1][0] if index + 1 < len(named) else len(sentence)
+            begin = named[index - 1][1] if index else 0
+            where = _study_regions(sentence, begin, start, end, stop)
+            regions = list(dict.fromkeys(region for _, region in region_mentions(where)))
+            for region in regions:
+                if (kind, region) in seen:
+                    continue
+                seen.add((kind, region))
+                entry: dict[str, Any] = {"kind": kind, "region": region}
+                if _NORMAL.search(sentence):
+                    entry["abnormal"] = "absent"
+                elif _IMAGING_RESULT.search(sentence):
+                    entry["abnormal"] = "present"
+                if when is not None:
+                    entry["date"] = when.isoformat()
+                block = "electrodiagnostics" if is_electrodiagnostic(kind) else "imaging"
+                span(f"clinical.{block}[{len(found[block])}]", sent_start + start, sent_start + end)
+                found[block].append(entry)
+    facts.studies = {block: studies for block, studies in found.items() if studies}
+
+
+_STUDY_OF = re.compile(r"\s*(?:\([^)]*\)\s*)?(?:scans?\s+|studies\s+|testing\s+|imaging\s+)?(?:of|to|for|involving)\b",
+                       re.I)
+
+
+def _study_regions(sentence: str, begin: int, start: int, end: int, stop: int) -> str:
+    """The text naming a study's regions: after it ('an x-ray of the ankle'), else before it ('lumbar x-ray')."""
+    if _STUDY_OF.match(sentence, end):
+        return sentence[end:stop]
+    item = max([begin, *(m.end() for m in re.finditer(r"[,;:]|\band\b", sentence[:start]))])
+    return sentence[item:start]
 
 
 def _surgeries(facts: ExtractedFacts, summary: str, span: Any) -> None:

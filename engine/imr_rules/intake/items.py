@@ -20,6 +20,7 @@ _RETROSPECTIVE = re.compile(r"\bretro(?:spective|active)?\b|\bDOS\b|date of serv
 _MEASURED = re.compile(r"(\d+(?:\.\d+)?)\s*(gm|g|grams?|ml|mL|cc)\b(?!\s*/)")
 _COUNTED = re.compile(r"#\s*(\d+)|\bqty:?\s*(\d+)|quantity:?\s*(\d+)", re.I)
 _ORAL = ("oral", "oral_extended_release")
+_STUDY_SERVICES = frozenset({"imaging_xray", "imaging_mri", "imaging_ct", "electrodiagnostic", "other"})
 
 
 def _words(term_id: str, vocabulary: Vocabulary, kind: str) -> list[str]:
@@ -47,6 +48,26 @@ def _found(kind: str, title: str, allowed: set[str] | None = None) -> list[tuple
     """(length of the word, term) for every term of ``kind`` the title names."""
     return [(length, term) for term, pattern, length in _patterns()[kind]
             if (allowed is None or term in allowed) and pattern.search(title)]
+
+
+def study_mentions(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, test kind) of every imaging or electrodiagnostic study a text names, longest first at a place."""
+    vocabulary = vocabulary_of()
+    wanted = {t for t in vocabulary.ids("test_kinds")
+              if set(vocabulary.term("test_kinds", t).services) & _STUDY_SERVICES}
+    found = sorted(((m.start(), -m.end(), term) for term, pattern, _ in _patterns()["test_kinds"] if term in wanted
+                    for m in pattern.finditer(text)))
+    kept: list[tuple[int, int, str]] = []
+    for start, negative_end, term in found:
+        if kept and start < kept[-1][1]:
+            continue  # inside a longer name already kept ('EMG' of 'EMG/NCS')
+        kept.append((start, -negative_end, term))
+    return kept
+
+
+def is_electrodiagnostic(kind: str) -> bool:
+    """Whether a test kind is an electrodiagnostic study (else an imaging study)."""
+    return "electrodiagnostic" in vocabulary_of().term("test_kinds", kind).services
 
 
 def test_kind(title: str, service: str) -> str | None:

@@ -609,3 +609,17 @@ def test_studies_named_in_a_list_with_their_regions(tmp_path: Path) -> None:
         ("xray", "ankle_foot", "2016-10-25"), ("xray", "wrist_hand", "2016-10-25")]
     assert [(s.kind, s.region) for s in result.case.clinical.electrodiagnostics or []] == [
         ("emg_ncs", "upper_extremity")]
+
+
+@pytest.mark.parametrize("summary", [
+    "The claims administrator partially approved a request for 9 sessions of physical therapy as 4 sessions.",
+    "Four physical therapy sessions for the lumbar spine were authorized by the claims administrator.",
+    "The request for physical therapy had been previously modified to 4 visits.",
+])
+def test_visits_certified_in_other_words(tmp_path: Path, summary: str) -> None:
+    issues = ISSUES.replace("Physical therapy 2 times a week for 3 weeks for the lumbar spine",
+                            "Physical therapy, 5 sessions, for the lumbar spine")
+    result = extract_letter(_letter(tmp_path, summary, issues))
+    assert result.case is not None and result.case.clinical.treatment is not None
+    assert [(c.modality, c.visits_authorized) for c in result.case.clinical.treatment.courses
+            if c.visits_authorized is not None] == [("physical_therapy", 4)]

@@ -482,6 +482,22 @@ _TREATMENT_HISTORY = re.compile(r"treatments? (?:to date|rendered|has included|h
 _ORIGINAL = re.compile(r"([^.]{3,200}?)\s+(?:was|were) the original request", re.I)
 _CERTIFIED = re.compile(r"modified[^.]{0,120}?(?:accommodating|certifying|approving|allowing|authori[sz]ing)"
                         r"[^.]{0,60}?\b" + _COUNT + r"\s+(?:sessions?|visits?)\s+(?:of\s+)?([a-z][a-z ]{2,30})", re.I)
+_CERTIFIED_FORMS: list[tuple[re.Pattern[str], int, int]] = [
+    (_CERTIFIED, 1, 2),
+    # 'partially approved a request for 9 sessions of physical therapy as 6 sessions of the same'
+    (re.compile(r"(?:partially approved|modified) (?:a|the) request for " + _COUNT + r"\s+(?:sessions?|visits?) of "
+                r"([a-z][a-z ]{2,30}?) (?:as|to) " + _COUNT + r"\s+(?:sessions?|visits?)", re.I), 3, 2),
+    # 'Six physical therapy sessions for the lumbar spine ... was authorized by the Claims Administrator'
+    (re.compile(r"\b" + _COUNT + r"\s+(?:sessions? of |visits? of )?([a-z][a-z ]{2,30}?)\s*(?:sessions?|visits?)?"
+                r"(?: for [^.]{0,80}?)? (?:was|were) (?:authorized|certified|approved)", re.I), 1, 2),
+    # 'Occupational therapy for three sessions was authorized'
+    (re.compile(r"([a-z][a-z ]{2,30}?) for " + _COUNT + r"\s+(?:sessions?|visits?) (?:was|were) "
+                r"(?:authorized|certified|approved)", re.I), 2, 1),
+    # 'The request for physical therapy had been previously modified to 6 visits'
+    (re.compile(r"request for ([a-z][a-z ]{2,30}?) (?:had been |has been |was )(?:previously )?modified to "
+                + _COUNT + r"\s+(?:sessions?|visits?)", re.I), 2, 1),
+]
+"""Visits utilization review certified when it modified a request: (pattern, count group, service group)."""
 _MODIFIED = re.compile(r"(?:utilization review|\bUR\b)[^.]{0,80}?modified|"
                        r"modified by (?:the )?(?:utilization review|UR)", re.I)
 
@@ -526,8 +542,19 @@ def _planned_treatment(summary: str, mention: Mention) -> bool:
     return bool(_PLANNED.search(sentence) or re.search(r"remaining|eligible|original", sentence, re.I))
 
 
+def _certified_forms(facts: ExtractedFacts, summary: str, span: Any) -> None:
+    """Visits certified as utilization review stated them ('partially approved ... as 6 sessions')."""
+    for pattern, count_group, service_group in _CERTIFIED_FORMS:
+        for match in pattern.finditer(summary):
+            service = map_service(match.group(service_group))
+            if service is not None and not any(s == service for s, _ in facts.certified_visits):
+                facts.certified_visits.append((service, _count(match.group(count_group))))
+                span("clinical.prior_treatment.visits_authorized", match.start(), match.end())
+
+
 def _original_requests(facts: ExtractedFacts, summary: str, span: Any) -> None:
     """Visits of the original request when utilization review modified it (certified part of it)."""
+    _certified_forms(facts, summary, span)
     if not _MODIFIED.search(summary):
         return
     for match in _ORIGINAL.finditer(summary):
@@ -540,11 +567,6 @@ def _original_requests(facts: ExtractedFacts, summary: str, span: Any) -> None:
         number = _count(next(g for g in count.groups() if g))
         facts.original_requests.append((service, number))
         span("clinical.prior_treatment.visits_authorized", match.start(1), match.end())
-    for match in _CERTIFIED.finditer(summary):
-        service = map_service(match.group(2))
-        if service is not None:
-            facts.certified_visits.append((service, _count(match.group(1))))
-            span("clinical.prior_treatment.visits_authorized", match.start(), match.end())
 
 
 def _studies(facts: ExtractedFacts, summary: str, span: Any, ur_denial: dt.date | None) -> None:

@@ -14,11 +14,10 @@ from imr_rules.cases import v1
 from imr_rules.cases.migrate import migrate_data
 from imr_rules.cases.model import Case
 from imr_rules.cases.reader import parse_case
-from imr_rules.cases.vocabulary import vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.common.text import printable
 from imr_rules.intake.extract_facts import ExtractedFacts, extract_facts
-from imr_rules.intake.findings import region_mentions
+from imr_rules.intake.findings import intake_vocabulary, region_mentions
 from imr_rules.intake.items import item_details
 from imr_rules.intake.letters import (
     Header,
@@ -142,8 +141,9 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
 def _regions_named(title: str) -> list[str]:
     """The body regions an item title names, in the order written, when it names more than one."""
     named = list(dict.fromkeys(region for _, region in region_mentions(title)))
-    specific = [region for region in named if not any(region in vocabulary_of().regions_up(other) and other != region
-                                                      for other in named)]
+    vocabulary = intake_vocabulary()
+    specific = [region for region in named
+                if not any(region in vocabulary.regions_up(other) and other != region for other in named)]
     return specific if len(specific) > 1 else []
 
 
@@ -182,7 +182,7 @@ def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
     """The extracted facts, gathered in the version 1 layout, and the same as a version 2 case."""
     gathered = {key: value for key, value in data.items() if key not in ("warnings", "findings", "diagnosis_details",
                                                                          "treatment_listed", "studies")}
-    migrated = migrate_data(gathered, vocabulary_of()).data
+    migrated = migrate_data(gathered, intake_vocabulary()).data
     for diagnosis, details in zip(migrated.get("diagnoses", []), data.get("diagnosis_details", []), strict=False):
         diagnosis.update(details)
     for block, studies in data.get("studies", {}).items():

@@ -17,8 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from imr_rules.cases.reader import is_icd10_code
-from imr_rules.cases.vocabulary import vocabulary_of
-from imr_rules.intake.findings import OTHER_SPEAKER, code_findings, region_mentions
+from imr_rules.intake.findings import OTHER_SPEAKER, code_findings, intake_vocabulary, region_mentions
 from imr_rules.intake.items import is_electrodiagnostic, study_mentions
 from imr_rules.intake.letters import DRUG_NAMES, Span, map_regions, map_service, parse_date
 from imr_rules.intake.terms import BodyRegion, DiagnosisCategory, Procedure, Service
@@ -95,7 +94,7 @@ _TREATMENT_GROUPS = frozenset({"active_therapy", "manual_therapy", "passive_moda
 
 def treatment_phrases() -> dict[str, list[str]]:
     """Service id -> the vocabulary's words for it (label, id, synonyms), for the treatment-history services."""
-    vocabulary = vocabulary_of()
+    vocabulary = intake_vocabulary()
     phrases: dict[str, list[str]] = {}
     for service in vocabulary.ids("services"):
         term = vocabulary.term("services", service)
@@ -125,7 +124,7 @@ def _nlp() -> Any:
     matcher.add([TargetRule(phrase, label) for label, phrases in _TARGETS.items() for phrase in phrases])
     matcher.add([TargetRule(phrase, f"TX_{service}") for service, phrases in treatment_phrases().items()
                  for phrase in phrases])
-    vocabulary = vocabulary_of()
+    vocabulary = intake_vocabulary()
     matcher.add([TargetRule(phrase, f"WORK_{status}") for status in vocabulary.ids("work_statuses")
                  for phrase in dict.fromkeys([vocabulary.term("work_statuses", status).label,
                                               *vocabulary.term("work_statuses", status).synonyms])])

@@ -60,9 +60,15 @@ RegionMentions = Callable[[str], list[tuple[int, str]]]
 
 
 @lru_cache(maxsize=1)
+def intake_vocabulary() -> Vocabulary:
+    """The shipped vocabulary, looked up once per process (intake asks for it for every mention)."""
+    return vocabulary_of()
+
+
+@lru_cache(maxsize=1)
 def _region_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
     """One pattern for every body region's id, label and synonyms (whole words, plurals), and phrase -> region."""
-    vocabulary = vocabulary_of()
+    vocabulary = intake_vocabulary()
     owner: dict[str, str] = {}
     for region in vocabulary.ids("body_regions"):
         if vocabulary.region_scope_any(region):
@@ -79,7 +85,7 @@ def _region_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
 def region_mentions(text: str) -> list[tuple[int, str]]:
     """(offset, region id) of every body region a text names, with the vocabulary's words or a root (L5, C6)."""
     pattern, owner = _region_pattern()
-    vocabulary = vocabulary_of()
+    vocabulary = intake_vocabulary()
     found = []
     for match in pattern.finditer(text):
         word = match.group(0).lower()
@@ -133,7 +139,7 @@ def _pipeline() -> Any:
     nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher", "medspacy_context"])
     nlp.add_pipe("sentencizer", first=True)
     matcher = nlp.get_pipe("medspacy_target_matcher")
-    matcher.add([TargetRule(phrase, concept) for concept, names in concept_phrases(vocabulary_of()).items()
+    matcher.add([TargetRule(phrase, concept) for concept, names in concept_phrases(intake_vocabulary()).items()
                  for phrase in names])
     return nlp
 
@@ -204,7 +210,7 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
     ``regions`` lists (offset, region) of every body region named in a text; ``skip`` spans are not
     read (the diagnosis list); ``sentence_date`` gives the date a sentence speaks of.
     """
-    vocabulary = vocabulary_of()
+    vocabulary = intake_vocabulary()
     named = regions(summary)
     found: dict[tuple[str, str | None, str | None, str], tuple[FindingData, int, int]] = {}
     for mention in concept_mentions(summary):

@@ -13,7 +13,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
+from imr_rules.cases.vocabulary import Vocabulary
+from imr_rules.intake.findings import intake_vocabulary
 
 _SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
 _RETROSPECTIVE = re.compile(r"\bretro(?:spective|active)?\b|\bDOS\b|date of service", re.I)
@@ -38,7 +39,7 @@ def _pattern(word: str) -> re.Pattern[str]:
 @lru_cache(maxsize=1)
 def _patterns() -> dict[str, list[tuple[str, re.Pattern[str], int]]]:
     """Per vocabulary kind: (term id, pattern, length of the words) for every word of every term."""
-    vocabulary = vocabulary_of()
+    vocabulary = intake_vocabulary()
     return {kind: [(term, _pattern(word), len(word)) for term in vocabulary.ids(kind)
                    for word in _words(term, vocabulary, kind)]
             for kind in ("test_kinds", "formulations", "units")}
@@ -52,7 +53,7 @@ def _found(kind: str, title: str, allowed: set[str] | None = None) -> list[tuple
 
 def study_mentions(text: str) -> list[tuple[int, int, str]]:
     """(start, end, test kind) of every imaging or electrodiagnostic study a text names, longest first at a place."""
-    vocabulary = vocabulary_of()
+    vocabulary = intake_vocabulary()
     wanted = {t for t in vocabulary.ids("test_kinds")
               if set(vocabulary.term("test_kinds", t).services) & _STUDY_SERVICES}
     found = sorted(((m.start(), -m.end(), term) for term, pattern, _ in _patterns()["test_kinds"] if term in wanted
@@ -67,12 +68,12 @@ def study_mentions(text: str) -> list[tuple[int, int, str]]:
 
 def is_electrodiagnostic(kind: str) -> bool:
     """Whether a test kind is an electrodiagnostic study (else an imaging study)."""
-    return "electrodiagnostic" in vocabulary_of().term("test_kinds", kind).services
+    return "electrodiagnostic" in intake_vocabulary().term("test_kinds", kind).services
 
 
 def test_kind(title: str, service: str) -> str | None:
     """The test kind of an item of this service the title names, or the service's only test kind."""
-    vocabulary = vocabulary_of()
+    vocabulary = intake_vocabulary()
     candidates = {t for t in vocabulary.ids("test_kinds") if service in vocabulary.term("test_kinds", t).services}
     named = {term for _, term in _found("test_kinds", title, candidates)}
     if {"emg", "ncs"} <= named or "emg_ncs" in named:
@@ -109,7 +110,7 @@ def quantity(title: str, service: str, form: str | None) -> dict[str, Any] | Non
         unit = named[0]
     elif form == "topical_patch":
         unit = "patches"
-    elif vocabulary_of().term("services", service).group == "medication" and (form is None or form in _ORAL):
+    elif intake_vocabulary().term("services", service).group == "medication" and (form is None or form in _ORAL):
         unit = "tablets"
     else:
         unit = "units"
@@ -125,7 +126,7 @@ def item_details(title: str, service: str) -> dict[str, Any]:
     kind = test_kind(title, service)
     if kind is not None:
         details["test_kind"] = kind
-    group = vocabulary_of().term("services", service).group
+    group = intake_vocabulary().term("services", service).group
     form = formulation(title) if group == "medication" else None
     if form is not None:
         details["formulation"] = form

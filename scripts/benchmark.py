@@ -7,9 +7,11 @@ Measures, as the median of several runs:
     the plain-Python reference engine (the same compiled rulesets);
   * matching: rule matching alone (assert the projected facts, run the rule actions that chain derived
     facts, end the session) on the same items, with each engine: the engine's floor;
-  * cold start: wall time of `imr-rules evaluate` on one case, in a fresh process.
+  * cold start: wall time of `imr-rules evaluate` on one case, in a fresh process;
+  * extraction (``--extraction``): letters per second read by `imr-rules extract` from their text, in one
+    process with the pipeline built once, and PDF text reading alone (reported separately).
 
-Usage: python scripts/benchmark.py [--cases 10000] [--runs 3] [--cold-start-only]
+Usage: python scripts/benchmark.py [--cases 10000] [--runs 3] [--cold-start-only] [--extraction [--letters DIR]]
 """
 
 from __future__ import annotations
@@ -90,15 +92,28 @@ def bench_cold_start(runs: int) -> float:
     return statistics.median(times)
 
 
+def bench_extraction(letters: Path, runs: int) -> None:
+    """Letters per second extracted from text (pipeline built once), and PDF reading alone."""
+    from tools.extraction_vs_cases import measure_speed
+
+    print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}, letters in {letters}")
+    print(measure_speed(sorted(letters.glob("*.txt")) + sorted(letters.glob("*.pdf")), runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cold-start-only", action="store_true",
                         help="Measure only the cold start (median of max(runs, 5) fresh processes).")
+    parser.add_argument("--extraction", action="store_true", help="benchmark letter extraction only")
+    parser.add_argument("--letters", type=Path, default=ROOT.parent / "shared" / "letters" / "dev")
     args = parser.parse_args()
     if args.cold_start_only:
         print(f"cold start, imr-rules evaluate on one case: {bench_cold_start(args.runs):.3f} s (median)")
+        return
+    if args.extraction:
+        bench_extraction(args.letters, args.runs)
         return
     rng = random.Random(20261122)
     with tempfile.TemporaryDirectory() as folder:

@@ -98,30 +98,53 @@ def test_citation_parsing_pages_and_several_documents() -> None:
     assert parse_citation("The Expert Reviewer did not cite any medical evidence.").primary.guideline == "other"
 
 
-@pytest.mark.parametrize(("summary", "field", "expected"), [
-    ("The patient reports numbness in the left leg.", "radicular_symptoms", "present"),
-    ("The patient denies numbness or tingling.", "radicular_symptoms", "absent"),
-    ("There was possible numbness of the hand.", "radicular_symptoms", None),
+def _findings(tmp_path: Path, summary: str) -> list[dict[str, Any]]:
+    """The findings of the version 2 case, as written in a case file."""
+    result = extract_letter(_letter(tmp_path, summary))
+    assert result.case is not None, [d.render() for d in result.problems]
+    return [f.model_dump(mode="json", exclude_none=True) for f in result.case.clinical.findings]
+
+
+def _statuses(tmp_path: Path, summary: str) -> dict[str, str]:
+    return {f["concept"]: f["status"] for f in _findings(tmp_path, summary)}
+
+
+@pytest.mark.parametrize(("summary", "concept", "expected"), [
+    ("The patient reports numbness radiating to the left leg.", "radiating_paresthesia", "present"),
+    ("The patient denies numbness or tingling.", "paresthesia", "absent"),
+    ("There was possible numbness of the hand.", "paresthesia", None),
     ("Exam showed decreased sensation in the L5 dermatome.", "sensory_loss", "present"),
     ("There was no weakness on examination.", "motor_weakness", "absent"),
+    ("Utilization review noted weakness of the leg.", "motor_weakness", None),
 ])
-def test_neurologic_findings_with_negation_and_uncertainty(tmp_path: Path, summary: str, field: str,
+def test_neurologic_findings_with_negation_and_uncertainty(tmp_path: Path, summary: str, concept: str,
                                                            expected: str | None) -> None:
-    data = _case(tmp_path, summary)
-    clinical = data.get("clinical", {})
-    assert isinstance(clinical, dict)
-    assert clinical.get("neurologic", {}).get(field) == expected
+    assert _statuses(tmp_path, summary).get(concept) == expected
+
+
+def test_findings_take_region_side_date_and_grade_from_their_sentence(tmp_path: Path) -> None:
+    findings = _findings(tmp_path, "On 12/20/2016 examination of the lumbar spine showed spasm. Strength was 4/5 "
+                                   "in the left leg. McMurray test was positive.")
+    by_concept = {f["concept"]: f for f in findings}
+    assert by_concept["muscle_spasm"] == {"concept": "muscle_spasm", "status": "present", "region": "lumbar",
+                                          "source": "examination", "date": "2016-12-20"}
+    assert by_concept["motor_weakness"]["region"] == "lower_extremity"
+    assert by_concept["motor_weakness"]["side"] == "left" and by_concept["motor_weakness"]["value"] == "4/5"
+    assert by_concept["mcmurray_test"]["region"] == "knee"  # the only region the test applies to
 
 
 def test_red_flags_spasm_work_status_and_pain(tmp_path: Path) -> None:
-    data = _case(tmp_path, "There were no red flags. Palpable spasm was noted. Pain was rated 6 out of 10. "
-                           "She remains on modified duty.")
-    clinical = data["clinical"]
-    assert isinstance(clinical, dict)
-    assert set(clinical["red_flags"].values()) == {"absent"} and len(clinical["red_flags"]) == 8
-    assert clinical["muscle_spasm"] == "present"
+    summary = ("There were no red flags. Palpable spasm was noted. Pain was rated 6 out of 10. "
+               "She remains on modified duty.")
+    assert _statuses(tmp_path, summary) == {"red_flag": "absent", "muscle_spasm": "present"}
+    clinical = _clinical(tmp_path, summary)
     assert clinical["pain_score"] == 6
     assert clinical["work_status"] == "modified_duty"
+
+
+def test_diagnoses_are_not_findings_except_red_flag_conditions(tmp_path: Path) -> None:
+    statuses = _statuses(tmp_path, "Diagnoses include lumbar strain with muscle spasm, and right wrist fracture.")
+    assert statuses == {"suspected_fracture_or_dislocation": "present"}
 
 
 def test_prior_treatment_count_and_functional_improvement(tmp_path: Path) -> None:
@@ -139,17 +162,34 @@ def _clinical(tmp_path: Path, summary: str) -> dict[str, Any]:
     return clinical
 
 
+NSAID_ISSUES = ISSUES.replace("Knee MRI, right side", "Naproxen 550 mg #60")
+
+
+def _medications_of(tmp_path: Path, summary: str, issues: str = NSAID_ISSUES) -> list[dict[str, Any]]:
+    result = extract_letter(_letter(tmp_path, summary, issues))
+    assert result.legacy is not None
+    medications: list[dict[str, Any]] = result.legacy.model_dump(mode="json", exclude_none=True)["clinical"].get(
+        "medications") or []
+    return [{k: v for k, v in m.items() if v not in (None, "not_documented")} for m in medications]
+
+
 def test_medications_in_use_with_start_and_response(tmp_path: Path) -> None:
-    clinical = _clinical(tmp_path, "Seen on 08/02/2016. She has been taking Norco10/325 since 06/01/2016 with 40% "
-                                   "pain relief. Evaluated on 12/20/2016. The provider asked for naproxen.")
-    assert clinical["medications"] == [{"name": "Norco10/325", "drug_class": "opioid", "start_date": "2016-06-01",
-                                        "response": "present"}]
+    medications = _medications_of(tmp_path, "Seen on 08/02/2016. She has been taking Norco10/325 since 06/01/2016 "
+                                            "with 40% pain relief. Evaluated on 12/20/2016. The provider asked for "
+                                            "naproxen.")
+    assert medications == [{"name": "Norco10/325", "drug_class": "opioid", "start_date": "2016-06-01",
+                            "response": "present"}]
 
 
 def test_medication_named_only_at_the_latest_visit_is_the_request(tmp_path: Path) -> None:
-    clinical = _clinical(tmp_path, "On 10/02/2016 she was on cyclobenzaprine. On 12/20/2016 ibuprofen was prescribed.")
-    assert [m["drug_class"] for m in clinical["medications"]] == ["muscle_relaxant"]
-    assert clinical["medications"][0]["start_date"] == "2016-10-02"
+    summary = "On 10/02/2016 she was on cyclobenzaprine. On 12/20/2016 naproxen was prescribed."
+    medications = _medications_of(tmp_path, summary)  # naproxen is the item under review
+    assert [m["drug_class"] for m in medications] == ["muscle_relaxant"]
+    assert medications[0]["start_date"] == "2016-10-02"
+    # A drug of another class than the items under review, prescribed at the latest visit, is in use from then.
+    medications = _medications_of(tmp_path, summary, ISSUES)
+    assert [(m["drug_class"], m.get("start_date")) for m in medications] == [("muscle_relaxant", "2016-10-02"),
+                                                                             ("nsaid", "2016-12-20")]
 
 
 @pytest.mark.parametrize(("summary", "expected"), [
@@ -176,18 +216,19 @@ def test_conservative_care_function_and_surgery(tmp_path: Path) -> None:
     clinical = _clinical(tmp_path, "Pain persists despite conservative treatment. She does a home exercise program. "
                                    "She has difficulty lifting. Surgery was recommended by the orthopedist.")
     assert clinical["conservative_care"] == {"failed": "present", "home_exercise_program": "present"}
-    assert clinical["functional_status"] == {"deficits_documented": "present"}
     assert clinical["surgery_planned"] == "present"
-    clinical = _clinical(tmp_path, "He is not a surgical candidate. No functional deficits were found on exam. "
-                                   "The knee arthroscopy was authorized on 11/01/2016.")
+    assert _statuses(tmp_path, "She has difficulty lifting.") == {"functional_deficit": "present"}
+    summary = ("He is not a surgical candidate. No functional deficits were found on exam. "
+               "The knee arthroscopy was authorized on 11/01/2016.")
+    clinical = _clinical(tmp_path, summary)
     assert clinical["surgery_planned"] == "absent"
-    assert clinical["functional_status"] == {"deficits_documented": "absent"}
+    assert _statuses(tmp_path, summary) == {"functional_deficit": "absent"}
     assert clinical["surgery_authorized"] == "present"
 
 
 def test_gi_and_neuropathic_findings(tmp_path: Path) -> None:
-    clinical = _clinical(tmp_path, "He denies GI upset. The leg pain is neuropathic in character.")
-    assert clinical["dyspepsia"] == "absent" and clinical["neuropathic_pain"] == "present"
+    statuses = _statuses(tmp_path, "He denies GI upset. The leg pain is neuropathic in character.")
+    assert statuses == {"dyspepsia": "absent", "neuropathic_pain": "present"}
 
 
 @pytest.mark.parametrize("summary", [
@@ -241,8 +282,9 @@ def test_diagnoses_imaging_surgery_and_provenance(tmp_path: Path) -> None:
     case = result.legacy
     assert [(d.description, d.category, d.region) for d in result.case.diagnoses] == [
         ("lumbar disc herniation", "disc_disorder", "lumbar"), ("right knee sprain", "sprain_strain", "knee")]
-    assert case.clinical.imaging is not None and case.clinical.imaging[0].modality == "mri"
-    assert case.clinical.imaging[0].abnormal == "present"
+    imaging = result.case.clinical.imaging
+    assert imaging is not None and (imaging[0].kind, imaging[0].region, imaging[0].abnormal) == (
+        "mri", "lumbar", "present")
     assert case.clinical.surgeries is not None and case.clinical.surgeries[0].procedure == "lumbar_fusion"
     text = path.read_text(encoding="utf-8")
     assert case.provenance
@@ -404,3 +446,180 @@ def test_pdf_letters_give_the_items_and_decisions_of_their_text() -> None:
 ])
 def test_negated_treatment_mentions(tmp_path: Path, summary: str, expected: list[dict[str, str]] | None) -> None:
     assert _clinical(tmp_path, summary).get("prior_treatment") == expected
+
+
+def test_dates_out_of_order_give_warnings_and_still_a_case(tmp_path: Path) -> None:
+    # The request for authorization is dated before the 11/01/2016 injury: the UR denial date is used.
+    letter = _letter(tmp_path, "The worker is a 40 year old male. A request for authorization dated 10/03/2016 "
+                               "asked for therapy.")
+    result = extract_letter(letter)
+    assert result.case is not None, [d.render() for d in result.problems]
+    assert str(result.case.request_date) == "2017-01-02"
+    warnings = [d.message for d in result.problems if d.severity == "warning"]
+    assert any("2016-10-03 is before the injury date 2016-11-01" in w for w in warnings)
+    assert any("2016-10-03 is before the injury date" in w for w in result.case.warnings)  # in the case file too
+    run = CliRunner().invoke(app, ["extract", str(letter)])
+    assert run.exit_code == 0
+    assert "warnings:" in run.stdout and "before the injury date" in run.stderr
+
+
+def test_extract_jsonl_is_read_by_evaluate_from_standard_input(tmp_path: Path) -> None:
+    first = _letter(tmp_path, "The worker is a 40 year old male. Evaluated on 12/20/2016.", name="a.txt")
+    second = _letter(tmp_path, "The worker is a 52 year old female. Evaluated on 12/21/2016.", name="b.txt")
+    second.write_text(second.read_text(encoding="utf-8").replace("CM99-0000001", "CM99-0000002"), encoding="utf-8")
+    runner = CliRunner()
+    extracted = runner.invoke(app, ["extract", str(first), str(second), "-f", "jsonl"])
+    assert extracted.exit_code == 0, extracted.output
+    lines = extracted.stdout.splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["schema"] == 2 for line in lines)
+    evaluated = runner.invoke(app, ["evaluate", "-"], input=extracted.stdout)
+    assert evaluated.exit_code == 0, evaluated.output
+    records = [json.loads(line) for line in evaluated.stdout.splitlines()]
+    assert [r["result"]["case_id"] for r in records[:2]] == ["CM99-0000001", "CM99-0000002"]
+    assert records[-1] == {"end_of_batch": True, "answered": 2, "ok": 2, "failed": 0}
+
+
+@pytest.mark.skipif(not (SHARED / "letters" / "dev").is_dir(), reason="shared letters not present")
+def test_every_shared_pdf_letter_yields_a_case() -> None:
+    letters = sorted((SHARED / "letters").glob("*/*.pdf"))
+    assert letters
+    rejected = [letter.name for letter in letters if extract_letter(letter).case is None]
+    assert rejected == []
+
+
+@pytest.mark.parametrize(("summary", "expected"), [
+    ("Physical exam noted a negative seated straight leg raise.", {"straight_leg_raise": "absent"}),
+    ("Straight leg raise test on the left is positive.", {"straight_leg_raise": "present"}),
+    ("Spurling test is questionable on the left.", {}),
+    ("There was a negative Neer's test, Hawkins' test, and Speed's test.",
+     {"neer_test": "absent", "hawkins_test": "absent", "speed_test": "absent"}),
+    ("Sensation was intact in the lower extremities. Strength is normal.",
+     {"sensory_loss": "absent", "motor_weakness": "absent"}),
+    ("Reflexes were symmetric. She complains of numbness into the thumb.",
+     {"reflex_change": "absent", "radiating_paresthesia": "present"}),
+])
+def test_test_results_and_normal_examination(tmp_path: Path, summary: str, expected: dict[str, str]) -> None:
+    assert _statuses(tmp_path, summary) == expected
+
+
+@pytest.mark.parametrize(("summary", "expected"), [
+    ("Motor strength was noted to be 4 out of 5 in the lower extremity.", ("motor_weakness", "present", "4/5")),
+    ("Grip strength was decreased.", ("motor_weakness", "present", None)),
+    ("The right ankle reflex was decreased.", ("reflex_change", "present", None)),
+])
+def test_abnormal_examination_written_around_the_concept(tmp_path: Path, summary: str,
+                                                         expected: tuple[str, str, str | None]) -> None:
+    found = [(f["concept"], f["status"], f.get("value")) for f in _findings(tmp_path, summary)]
+    assert expected in found
+
+
+def test_diagnoses_with_status_side_and_icd10(tmp_path: Path) -> None:
+    result = extract_letter(_letter(tmp_path, "Diagnoses include possible left knee meniscal tear; rule out lumbar "
+                                              "radiculopathy; cervicalgia M54.2; right wrist sprain Q99.99."))
+    assert result.case is not None
+    found = {d.description: (d.status, d.side, d.icd10) for d in result.case.diagnoses}
+    assert found["possible left knee meniscal tear"] == ("suspected", "left", None)
+    assert found["rule out lumbar radiculopathy"] == ("rule_out", None, None)
+    assert found["cervicalgia M54.2"] == ("confirmed", None, "M54.2")
+    assert found["right wrist sprain Q99.99"] == ("confirmed", "right", None)  # not an ICD-10-CM code: left out
+
+
+@pytest.mark.parametrize(("title", "service", "expected"), [
+    ("EMG/NCV of the bilateral upper extremities", "electrodiagnostic", {"side": "bilateral", "test_kind": "emg_ncs"}),
+    ("MRI of the left shoulder", "imaging_mri", {"side": "left", "test_kind": "mri"}),
+    ("Diclofenac ER 100mg #60", "nsaid", {"formulation": "oral_extended_release",
+                                          "quantity": {"amount": 60, "unit": "tablets"}}),
+    ("Lidocaine ointment 5% 106.32gm", "topical_analgesic", {"formulation": "topical",
+                                                              "quantity": {"amount": 106.32, "unit": "g"}}),
+    ("Retrospective Flurbiprofen compound cream #1 tube", "topical_analgesic",
+     {"formulation": "compounded", "quantity": {"amount": 1, "unit": "tubes"}, "retrospective": True}),
+])
+def test_item_details_from_the_title(title: str, service: str, expected: dict[str, Any]) -> None:
+    from imr_rules.intake.items import item_details
+
+    assert item_details(title, service) == expected
+
+
+def test_item_naming_several_regions_lists_them(tmp_path: Path) -> None:
+    issues = ISSUES.replace("Physical therapy 2 times a week for 3 weeks for the lumbar spine",
+                            "Physical therapy 2 times a week for 3 weeks for the neck and right hand")
+    result = extract_letter(_letter(tmp_path, "A 40 year old male.", issues))
+    assert result.case is not None
+    assert result.case.requested_items[0].regions == ["cervical", "wrist_hand"]
+
+
+@pytest.mark.parametrize(("summary", "complete", "modalities"), [
+    ("She previously received the following treatments: 6 sessions of physical therapy for the right knee.", True,
+     {("physical_therapy", "knee")}),
+    ("Treatment to date has included physical therapy and acupuncture.", False,
+     {("physical_therapy", None), ("acupuncture", None)}),
+])
+def test_history_complete_only_where_the_summary_says_so(tmp_path: Path, summary: str, complete: bool,
+                                                         modalities: set[tuple[str, str | None]]) -> None:
+    result = extract_letter(_letter(tmp_path, summary))
+    assert result.case is not None and result.case.clinical.treatment is not None
+    assert result.case.clinical.treatment.history_complete is complete
+    assert {(c.modality, c.region) for c in result.case.clinical.treatment.courses} == modalities
+
+
+def test_prior_treatment_not_noted_is_not_documented(tmp_path: Path) -> None:
+    result = extract_letter(_letter(tmp_path, "Prior treatments were not noted."))
+    assert result.case is not None and result.case.clinical.treatment is None
+
+
+def test_treatment_that_did_not_help(tmp_path: Path) -> None:
+    result = extract_letter(_letter(tmp_path, "He has had at least 5 sessions of physical therapy which did not "
+                                              "help. Utilization review noted a lack of failed conservative care."))
+    assert result.case is not None and result.case.clinical.treatment is not None
+    course = result.case.clinical.treatment.courses[0]
+    assert (course.modality, course.function_response) == ("physical_therapy", "absent")
+    assert result.case.clinical.conservative_care.failed == "present"
+
+
+def test_item_asking_for_at_least_some_visits(tmp_path: Path) -> None:
+    issues = ISSUES.replace("Physical therapy 2 times a week for 3 weeks for the lumbar spine",
+                            "At least six sessions of physical therapy for the lumbar spine")
+    result = extract_letter(_letter(tmp_path, "A 40 year old male.", issues))
+    assert result.case is not None
+    item = result.case.requested_items[0]
+    assert (item.visits, item.visits_at_least) == (6, True)
+
+
+def test_fracture_on_imaging_and_fracture_boot(tmp_path: Path) -> None:
+    assert _statuses(tmp_path, "An x-ray of the wrist revealed no fracture. She uses a fracture boot.") == {
+        "imaging_fracture": "absent"}
+
+
+@pytest.mark.parametrize(("summary", "expected"), [
+    ("He is currently not working.", "not_working"),
+    ("Current work status is return to work with restrictions.", "modified_duty"),
+    ("He was placed on temporary total disability. Treatment has included therapy and work restrictions.",
+     "temporarily_totally_disabled"),
+])
+def test_work_status_from_the_vocabulary(tmp_path: Path, summary: str, expected: str) -> None:
+    assert _clinical(tmp_path, summary)["work_status"] == expected
+
+
+def test_studies_named_in_a_list_with_their_regions(tmp_path: Path) -> None:
+    result = extract_letter(_letter(tmp_path, "Diagnostic studies included an x-ray of the left ankle and right "
+                                              "wrist on 10/25/2016, and EMG/NCS of the arms. An MRI of the knee "
+                                              "was requested."))
+    assert result.case is not None
+    assert [(s.kind, s.region, s.date) for s in result.case.clinical.imaging or []] == [
+        ("xray", "ankle_foot", "2016-10-25"), ("xray", "wrist_hand", "2016-10-25")]
+    assert [(s.kind, s.region) for s in result.case.clinical.electrodiagnostics or []] == [
+        ("emg_ncs", "upper_extremity")]
+
+
+@pytest.mark.parametrize("summary", [
+    "The claims administrator partially approved a request for 9 sessions of physical therapy as 4 sessions.",
+    "Four physical therapy sessions for the lumbar spine were authorized by the claims administrator.",
+    "The request for physical therapy had been previously modified to 4 visits.",
+])
+def test_visits_certified_in_other_words(tmp_path: Path, summary: str) -> None:
+    issues = ISSUES.replace("Physical therapy 2 times a week for 3 weeks for the lumbar spine",
+                            "Physical therapy, 5 sessions, for the lumbar spine")
+    result = extract_letter(_letter(tmp_path, summary, issues))
+    assert result.case is not None and result.case.clinical.treatment is not None
+    assert [(c.modality, c.visits_authorized) for c in result.case.clinical.treatment.courses
+            if c.visits_authorized is not None] == [("physical_therapy", 4)]

@@ -502,6 +502,7 @@ class ExtractFormat(StrEnum):
 
     yaml = "yaml"
     json = "json"
+    jsonl = "jsonl"
 
 
 @app.command()
@@ -519,11 +520,13 @@ def extract(
 ) -> None:
     """Turn IMR letters into case files with their recorded decisions (facts from the case summary only).
 
-    On standard output, YAML cases are separate documents and JSON cases one per line (JSON Lines).
+    On standard output, YAML cases are separate documents and JSON cases one per line (JSON Lines, also
+    -f jsonl), which `imr-rules evaluate -` reads.
     """
     from imr_rules.intake.output import CaseFolder, SameCaseTwiceError, case_text
 
-    folder = CaseFolder(out_dir, output.value, force) if out_dir is not None else None
+    file_format = "yaml" if output == ExtractFormat.yaml else "json"
+    folder = CaseFolder(out_dir, file_format, force) if out_dir is not None else None
     failed = same_case = unwritten = 0
     for result in _extractions(letters, executor, address, jobs):
         _print_diagnostics(result.problems)
@@ -532,7 +535,7 @@ def extract(
             typer.echo(printable(f"{result.path}: not extracted"), err=True)
             continue
         if folder is None:
-            typer.echo(case_text(result.case, output.value, stream=True), nl=False)
+            typer.echo(case_text(result.case, file_format, stream=True), nl=False)
             continue
         try:
             target = folder.write(result.path, result.case)

@@ -392,6 +392,9 @@ class Case(_Strict):
     expect: list[ExpectedItem] | None = None
     provenance: list[Provenance] | None = Field(
         default=None, description="Provenance of extracted values (imr-rules extract); absent for hand-written cases.")
+    warnings: list[Annotated[str, Field(max_length=400)]] = Field(
+        default_factory=list, description="What extraction found inconsistent or could not read in the source "
+                                          "(dates out of order, services not in the vocabulary); rules never read it.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -160,6 +160,11 @@ def _valid_icd10(code: str) -> bool:
     return _icd10_checker()(code)
 
 
+def is_icd10_code(code: str) -> bool:
+    """Whether ``code`` (``M54.16`` or ``M5416``) is in the ICD-10-CM code set the reader checks against."""
+    return _valid_icd10(code)
+
+
 def check_case_logic(case: Case, document: SourceDocument, today: dt.date) -> list[Diagnostic]:
     """Checks the model cannot express: dates in order and not in the future, item ids unique and known."""
     found: list[Diagnostic] = []

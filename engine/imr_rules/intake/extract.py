@@ -14,10 +14,21 @@ from imr_rules.cases import v1
 from imr_rules.cases.migrate import migrate_data
 from imr_rules.cases.model import Case
 from imr_rules.cases.reader import parse_case
-from imr_rules.cases.vocabulary import vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
-from imr_rules.intake.extract_facts import extract_facts
-from imr_rules.intake.letters import Letter, LetterError, LetterItem, Problem, Span, parse_letter, read_text
+from imr_rules.common.text import printable
+from imr_rules.intake.extract_facts import ExtractedFacts, extract_facts
+from imr_rules.intake.findings import intake_vocabulary, region_mentions
+from imr_rules.intake.items import item_details
+from imr_rules.intake.letters import (
+    Header,
+    Letter,
+    LetterError,
+    LetterItem,
+    Problem,
+    Span,
+    parse_letter,
+    read_text,
+)
 from imr_rules.intake.terms import BodyRegion, Service
 
 
@@ -56,7 +67,8 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
                                                            "check the path")])
     pdf_notes = [Diagnostic(name, None, "", f"PDF reader: {note}", "the PDF may be damaged; check the extracted "
                             "case against the letter", "warning") for note in dict.fromkeys(notes)]
-    facts = extract_facts(text, letter.summary_start, letter.summary_end, letter.header.ur_denial_date)
+    facts = extract_facts(text, letter.summary_start, letter.summary_end, letter.header.ur_denial_date,
+                          frozenset(item.service.value for item in letter.items))
     # Re-read the items with the diagnoses' regions for items whose title names no region.
     letter = parse_letter(name, text, facts.diagnosis_regions)
     problems = pdf_notes + [_diagnostic(name, p) for p in letter.problems]
@@ -66,22 +78,10 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         problems.append(Diagnostic(name, None, "claim.injury_date", "no date of injury in the letter",
                                    "a case needs the injury date; add it by hand"))
         return Extraction(name, None, letter, problems)
-    request = facts.request_date
     spans = list(letter.spans) + list(facts.spans)
+    request = _request_date(name, facts, header, injury, problems)
     if request is None:
-        request = header.ur_denial_date or header.decision_date
-        if request is None:
-            problems.append(Diagnostic(name, None, "request_date", "no request date and no UR denial date",
-                                       "a case needs the request date; add it by hand"))
-            return Extraction(name, None, letter, problems)
-        problems.append(Diagnostic(name, None, "request_date",
-                                   f"no request date in the summary; the UR denial date {request} is used",
-                                   "the request precedes the UR decision; the guideline edition is rarely affected",
-                                   "warning"))
-    elif facts.request_date_basis != "request for authorization date":
-        problems.append(Diagnostic(name, None, "request_date",
-                                   f"request date {request} taken from the {facts.request_date_basis}",
-                                   "no request for authorization date was stated", "warning"))
+        return Extraction(name, None, letter, problems)
     for item_number, item in enumerate(letter.items, start=1):
         if not item.region_stated:
             problems.append(Diagnostic(name, None, f"requested_items[{item_number - 1}].body_region",
@@ -98,10 +98,9 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
             del clinical["surgeries"]
     spans.extend(_conservative_weeks(clinical, injury, request, spans))
     limit = today or dt.date.today()
-    for key in ("imaging", "electrodiagnostics"):
-        for study in clinical.get(key, []):
-            if "date" in study and dt.date.fromisoformat(study["date"]) > limit:
-                del study["date"]
+    for study in [s for studies in facts.studies.values() for s in studies]:
+        if "date" in study and dt.date.fromisoformat(study["date"]) > limit:
+            del study["date"]
     data: dict[str, Any] = {
         "case_id": (header.case_number or path.stem)[:64],
         "description": f"Extracted from {path.name} by imr-rules extract.",
@@ -111,6 +110,10 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         "request_date": request.isoformat(),
         "requested_items": _items(letter.items),
         "clinical": clinical,
+        "findings": facts.findings,
+        "diagnosis_details": facts.diagnosis_details,
+        "treatment_listed": facts.treatment_listed,
+        "studies": facts.studies,
         "recorded": {
             "source": f"DWC IMR {header.case_number}" if header.case_number else path.name,
             "items": [_recorded(str(number), item) for number, item in enumerate(letter.items, start=1)],
@@ -120,6 +123,8 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         value = getattr(header, key)
         if value is not None:
             data["recorded"][key] = value.isoformat() if isinstance(value, dt.date) else value
+    data["warnings"] = [printable(f"{d.field}: {d.message}" if d.field else d.message)[:400]
+                        for d in problems if d.severity == "warning"]
     data["provenance"] = [{"origin": "extracted", "field": s.field, "start": s.start, "end": s.end,
                            "text": " ".join(s.text.split())[:200]} for s in spans]
     try:
@@ -128,18 +133,75 @@ def extract_letter(path: Path, today: dt.date | None = None) -> Extraction:
         message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc.diagnostics[0].message
         problems.append(Diagnostic(name, None, "clinical", f"extracted clinical facts not valid: {message}",
                                    "the clinical facts are left out", "warning"))
-        data["clinical"] = {}
+        data["clinical"], data["findings"] = {}, []
         legacy, case = _version2(data)
-    if case.request_date < injury:
-        problems.append(Diagnostic(name, None, "request_date", f"request date {case.request_date} is before the "
-                                   f"injury date {injury}", "check the dates in the letter"))
-        return Extraction(name, None, letter, problems, legacy)
     return Extraction(name, case, letter, problems, legacy)
+
+
+def _regions_named(title: str) -> list[str]:
+    """The body regions an item title names, in the order written, when it names more than one."""
+    named = list(dict.fromkeys(region for _, region in region_mentions(title)))
+    vocabulary = intake_vocabulary()
+    specific = [region for region in named
+                if not any(region in vocabulary.regions_up(other) and other != region for other in named)]
+    return specific if len(specific) > 1 else []
+
+
+def _request_date(name: str, facts: ExtractedFacts, header: Header, injury: dt.date,
+                  problems: list[Diagnostic]) -> dt.date | None:
+    """The request date: the summary's, else the UR denial, decision or application date, never before the injury.
+
+    A letter whose dates are out of order still becomes a case: each date passed over is a warning
+    naming it, and the first date on or after the injury is used. None (an error) only when the letter
+    gives no date on or after the injury at all.
+    """
+    candidates = [(facts.request_date, f"the {facts.request_date_basis}"),
+                  (header.ur_denial_date, "the UR denial date"), (header.decision_date, "the IMR decision date"),
+                  (header.application_received, "the date the IMR application was received")]
+    passed: list[str] = []
+    for date, what in candidates:
+        if date is None:
+            continue
+        if date < injury:
+            problems.append(Diagnostic(name, None, "request_date", f"{what} {date} is before the injury date {injury}",
+                                       "the letter's dates are out of order; a later date is used", "warning"))
+            passed.append(what)
+            continue
+        if what != "the request for authorization date":
+            problems.append(Diagnostic(name, None, "request_date",
+                                       f"no usable request for authorization date; {what} {date} is used",
+                                       "the request precedes the UR decision; the guideline edition is rarely "
+                                       "affected", "warning"))
+        return date
+    problems.append(Diagnostic(name, None, "request_date", f"no date on or after the injury date {injury} in the "
+                               "letter", "a case needs the request date; add it by hand"))
+    return None
 
 
 def _version2(data: dict[str, Any]) -> tuple[v1.Case, Case]:
     """The extracted facts, gathered in the version 1 layout, and the same as a version 2 case."""
-    return v1.Case.model_validate(data), parse_case(migrate_data(data, vocabulary_of()).data)
+    gathered = {key: value for key, value in data.items() if key not in ("warnings", "findings", "diagnosis_details",
+                                                                         "treatment_listed", "studies")}
+    migrated = migrate_data(gathered, intake_vocabulary()).data
+    for diagnosis, details in zip(migrated.get("diagnoses", []), data.get("diagnosis_details", []), strict=False):
+        diagnosis.update(details)
+    for block, studies in data.get("studies", {}).items():
+        migrated.setdefault("clinical", {})[block] = studies
+    treatment = migrated.get("clinical", {}).get("treatment")
+    if treatment is not None:  # complete only where the summary says its list is the whole treatment to date
+        treatment["history_complete"] = bool(data.get("treatment_listed"))
+    for item in migrated.get("requested_items", []):
+        item.update(item_details(item["description"], item["service"]))
+        if "visits" in item and re.search(r"\bat least\b", item["description"], re.I):
+            item["visits_at_least"] = True
+        if item.get("regions") == ["multiple"]:
+            item["regions"] = _regions_named(item["description"]) or ["multiple"]
+    if data.get("findings"):
+        clinical = migrated.setdefault("clinical", {})
+        clinical["findings"] = [*clinical.get("findings", []), *data["findings"]]
+    if data.get("warnings"):
+        migrated["warnings"] = data["warnings"]
+    return v1.Case.model_validate(gathered), parse_case(migrated)
 
 
 _ANCILLARY = re.compile(r"^associated surgical service|\bassist(?:ant)?\b|\bpre-?op(?:erative)?\b|"

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from imr_rules.common.diagnostics import Diagnostic
 from imr_rules.common.yaml_source import PathKey, SourceDocument, dotted
 
-TABLE_KINDS = ("code_table", "icd10_map", "drug_table")
+TABLE_KINDS = ("code_table", "icd10_map", "drug_table", "formulary_rules")
 """The ``kind`` of each table file (a vocabulary file has ``kind: vocabulary``)."""
 
 CODE_PATTERN = re.compile(r"^(\d{5}|\d{4}[A-Z]|[A-Z]\d{4})$")
@@ -126,6 +126,49 @@ class DrugTableFile(_Strict):
     products: list[ProductSpec] = Field(default_factory=list)
 
 
+Review = Literal["not_required", "required", "outside"]
+OUTCOMES = ("outside_formulary", "compounded", "status_unknown", "unlisted", "status_unclear", "brand_over_generic",
+            "physician_dispensed", "exempt", "special_fill", "perioperative_fill", "non_exempt")
+"""The outcomes of the formulary pre-screen, in the order the screen tries them (8 CCR 9792.27.x)."""
+
+
+class OutcomeSpec(_Strict):
+    """One outcome of the formulary pre-screen: the regulation section, whether prospective review is
+    needed, and the sentence the output shows (a template: {drug}, {ingredients}, {status}, {listing},
+    {days_supply}, {limit}, {days})."""
+
+    section: Annotated[str, Field(min_length=1, max_length=80)]
+    review: Review
+    label: Annotated[str, Field(min_length=1, max_length=120)]
+    text: Annotated[str, Field(min_length=1, max_length=1200)]
+    sources: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1)
+
+
+class FillWindow(_Strict):
+    """A window of days, counted from a reference date (the injury, or the surgery as day 0)."""
+
+    first_day: Annotated[int, Field(ge=-30, le=30)]
+    last_day: Annotated[int, Field(ge=-30, le=30)]
+    source: Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class FormularyRulesFile(_Strict):
+    """``kind: formulary_rules``: the MTUS Drug Formulary pre-screen, its dates, windows and outcome texts."""
+
+    kind: Literal["formulary_rules"]
+    title: str
+    citation: str
+    effective_from: dt.date
+    special_fill_window: FillWindow
+    perioperative_fill_window: FillWindow
+    physician_dispensed_window: FillWindow
+    physician_dispensed_supply_days: Annotated[int, Field(ge=1, le=30)]
+    physician_administered_routes: list[TermId] = Field(default_factory=list)
+    outcomes: dict[Literal["outside_formulary", "compounded", "status_unknown", "unlisted", "status_unclear",
+                           "brand_over_generic", "physician_dispensed", "exempt", "special_fill",
+                           "perioperative_fill", "non_exempt"], OutcomeSpec]
+
+
 # ---- the validated tables --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -209,6 +252,8 @@ class Tables:
     ingredients: dict[str, Ingredient] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
     """Products by every name they go by (lower case)."""
+    formulary: FormularyRulesFile | None = None
+    """The formulary pre-screen's settings and texts, when the rule base has them."""
 
     def code(self, code: str) -> CodeEntry | None:
         """The entry naming ``code`` (a single code before a range that holds it), or None."""
@@ -244,7 +289,7 @@ def name_key(name: str) -> str:
 
 # ---- building and checking -------------------------------------------------------------------------------
 
-TableFile = CodeTableFile | Icd10MapFile | DrugTableFile
+TableFile = CodeTableFile | Icd10MapFile | DrugTableFile | FormularyRulesFile
 Known = Callable[[str, str], bool]
 """Whether a term id is in a vocabulary kind: ``known('services', 'imaging_mri')``."""
 Hint = Callable[[str, str], str]
@@ -253,7 +298,7 @@ Hint = Callable[[str, str], str]
 def table_model(kind: str) -> type[TableFile]:
     """The file model of a table ``kind``."""
     models: dict[str, type[TableFile]] = {"code_table": CodeTableFile, "icd10_map": Icd10MapFile,
-                                          "drug_table": DrugTableFile}
+                                          "drug_table": DrugTableFile, "formulary_rules": FormularyRulesFile}
     return models[kind]
 
 
@@ -275,8 +320,11 @@ def build_tables(files: list[tuple[TableFile, SourceDocument]], known: Known,
     icd10: list[Icd10Entry] = []
     ingredients: dict[str, Ingredient] = {}
     products: dict[str, Product] = {}
+    formulary: FormularyRulesFile | None = None
     for spec, document in files:
-        if isinstance(spec, CodeTableFile):
+        if isinstance(spec, FormularyRulesFile):
+            formulary = _formulary(spec, document, check, problems)
+        elif isinstance(spec, CodeTableFile):
             codes += _codes(spec, document, check, problems)
         elif isinstance(spec, Icd10MapFile):
             for index, entry in enumerate(spec.prefixes):
@@ -285,7 +333,20 @@ def build_tables(files: list[tuple[TableFile, SourceDocument]], known: Known,
                 icd10.append(Icd10Entry(entry.prefix.replace(".", ""), entry.label, entry.category, entry.region))
         else:
             _drugs(spec, document, check, problems, ingredients, products)
-    return Tables(tuple(codes), tuple(icd10), ingredients, products), problems
+    return Tables(tuple(codes), tuple(icd10), ingredients, products, formulary), problems
+
+
+def _formulary(spec: FormularyRulesFile, document: SourceDocument,
+               check: Callable[[SourceDocument, PathKey, str, str | None], None],
+               problems: list[Diagnostic]) -> FormularyRulesFile:
+    for index, route in enumerate(spec.physician_administered_routes):
+        check(document, ("physician_administered_routes", index), "routes", route)
+    missing = [name for name in OUTCOMES if name not in spec.outcomes]
+    if missing:
+        problems.append(Diagnostic(document.name, document.line_of(("outcomes",)), "outcomes",
+                                   "the formulary pre-screen needs a text for every outcome",
+                                   "missing: " + ", ".join(missing)))
+    return spec
 
 
 def _codes(spec: CodeTableFile, document: SourceDocument, check: Callable[[SourceDocument, PathKey, str, str | None],

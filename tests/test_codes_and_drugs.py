@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ import yaml
 
 from imr_rules.cases.drugs import find_product, parse_amounts
 from imr_rules.cases.reader import read_case
-from imr_rules.cases.vocabulary import vocabulary_of
+from imr_rules.cases.vocabulary import load_vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.knowledge_base import evaluator
+
+from .conftest import RULES
 
 BASE: dict[str, Any] = {
     "schema": 2, "case_id": "CODES", "claim": {"injury_date": "2015-01-05"}, "request_date": "2016-11-20",
@@ -172,3 +175,25 @@ def test_the_tables_are_consistent_with_the_code_sets_and_the_vocabulary() -> No
         if code.test_kind is not None:
             assert code.service in vocabulary.term("test_kinds", code.test_kind).services, code
     assert len(set(tables.products.values())) >= 100
+
+
+@pytest.mark.parametrize(("file", "old", "new", "expected"), [
+    ("codes.yaml", "service: imaging_mri, region: lumbar, test_kind: mri}", "service: imaging_mry, region: lumbar}",
+     "'imaging_mry' is not in the services vocabulary"),
+    ("codes.yaml", '"72040-72052"', '"72052-72040"', "is not a range of codes"),
+    ("drugs.yaml", '"ingredients": ["hydrocodone", "acetaminophen"]', '"ingredients": ["hydrocodon"]',
+     "ingredient 'hydrocodon' is not in the ingredients of the drug table"),
+    ("icd10_map.yaml", "category: sprain_strain, region: cervical}", "category: sprain, region: cervical}",
+     "'sprain' is not in the diagnosis_categories vocabulary"),
+    ("formulary.yaml", "{drug} is compounded", "{drog} is compounded", "unknown template field '{drog}'"),
+])
+def test_a_bad_table_entry_is_a_located_error(tmp_path: Path, file: str, old: str, new: str, expected: str) -> None:
+    folder = tmp_path / "vocabulary"
+    shutil.copytree(RULES / "vocabulary", folder)
+    text = (folder / file).read_text()
+    assert old in text
+    (folder / file).write_text(text.replace(old, new, 1))
+    vocabulary, diagnostics = load_vocabulary(folder)
+    assert vocabulary is None
+    assert any(d.file.endswith(file) and d.line and expected in d.message for d in diagnostics), \
+        [d.render() for d in diagnostics]

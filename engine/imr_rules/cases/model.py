@@ -179,11 +179,12 @@ class OutsideProcedure(_Strict):
 class RequestedItem(_Strict):
     """One requested service on the Request for Authorization.
 
-    Given by CPT/HCPCS codes or a drug name only, the reader fills the service, regions and description
-    (and test kind, formulation, route, strength, quantity, refills) from the rule base's tables."""
+    Given by CPT/HCPCS codes or a drug name only (in ``drug`` or ``description``), the reader fills the
+    service, regions and description (and test kind, formulation, route, strength, quantity, refills) from
+    the rule base's tables; the schema cannot check those lookups, so it asks for one of these fields."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_given_by_code(
-        ["description", "service", "regions"], ["codes", "drug"]))
+        ["description", "service", "regions"], ["codes", "drug", "description"]))
 
     id: str = Field(min_length=1, max_length=16, description="Short item id, unique in the case, e.g. '1'.")
     description: str = Field(description="The service as requested, e.g. 'Physical therapy 3x6 cervical spine'.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
@@ -127,15 +128,18 @@ class DrugTableFile(_Strict):
 
 
 Review = Literal["not_required", "required", "outside"]
-OUTCOMES = ("outside_formulary", "compounded", "status_unknown", "unlisted", "status_unclear", "brand_over_generic",
-            "physician_dispensed", "exempt", "special_fill", "perioperative_fill", "non_exempt")
+OutcomeName = Literal["outside_formulary", "compounded", "status_unknown", "unlisted", "status_unclear",
+                      "brand_over_generic", "physician_dispensed", "exempt", "special_fill", "perioperative_fill",
+                      "non_exempt"]
 """The outcomes of the formulary pre-screen, in the order the screen tries them (8 CCR 9792.27.x)."""
+OUTCOMES: tuple[OutcomeName, ...] = typing.get_args(OutcomeName)
+TEMPLATE_WORDS = ("drug", "ingredients", "listing", "days_supply", "limit", "days", "missing", "substantiation")
+"""The fields a formulary outcome text may use."""
 
 
 class OutcomeSpec(_Strict):
     """One outcome of the formulary pre-screen: the regulation section, whether prospective review is
-    needed, and the sentence the output shows (a template: {drug}, {ingredients}, {status}, {listing},
-    {days_supply}, {limit}, {days})."""
+    needed, and the sentence the output shows (a template of ``TEMPLATE_WORDS``)."""
 
     section: Annotated[str, Field(min_length=1, max_length=80)]
     review: Review
@@ -164,9 +168,7 @@ class FormularyRulesFile(_Strict):
     physician_dispensed_window: FillWindow
     physician_dispensed_supply_days: Annotated[int, Field(ge=1, le=30)]
     physician_administered_routes: list[TermId] = Field(default_factory=list)
-    outcomes: dict[Literal["outside_formulary", "compounded", "status_unknown", "unlisted", "status_unclear",
-                           "brand_over_generic", "physician_dispensed", "exempt", "special_fill",
-                           "perioperative_fill", "non_exempt"], OutcomeSpec]
+    outcomes: dict[OutcomeName, OutcomeSpec]
 
 
 # ---- the validated tables --------------------------------------------------------------------------------
@@ -341,6 +343,12 @@ def _formulary(spec: FormularyRulesFile, document: SourceDocument,
                problems: list[Diagnostic]) -> FormularyRulesFile:
     for index, route in enumerate(spec.physician_administered_routes):
         check(document, ("physician_administered_routes", index), "routes", route)
+    for name, outcome in spec.outcomes.items():
+        for word in re.findall(r"\{([^{}]+)\}", outcome.text):
+            if word.strip() not in TEMPLATE_WORDS:
+                problems.append(Diagnostic(document.name, document.line_of(("outcomes", name, "text")),
+                                           f"outcomes.{name}.text", f"unknown template field '{{{word}}}'",
+                                           "fields: " + ", ".join(f"{{{w}}}" for w in TEMPLATE_WORDS)))
     missing = [name for name in OUTCOMES if name not in spec.outcomes]
     if missing:
         problems.append(Diagnostic(document.name, document.line_of(("outcomes",)), "outcomes",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from imr_rules.cases.drugs import find_product, name_words
 from imr_rules.cases.model import Case, OutsideProcedure, RequestedItem, date_bounds
-from imr_rules.cases.tables import FillWindow, FormularyRulesFile, Listing, Product, Tables, listing_on
+from imr_rules.cases.tables import FillWindow, FormularyRulesFile, Listing, OutcomeName, Product, Tables, listing_on
 from imr_rules.cases.vocabulary import Vocabulary
 from imr_rules.engine.results import FormularyResult
 from imr_rules.rulebase.templates import fill
@@ -42,8 +42,8 @@ class _Context:
     listings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def result(self, outcome: str, status: str | None) -> FormularyResult:
-        spec = self.rules.outcomes[outcome]  # type: ignore[index]
+    def result(self, outcome: OutcomeName, status: str | None) -> FormularyResult:
+        spec = self.rules.outcomes[outcome]
         text = fill(spec.text, lambda name: self.words.get(name, "not documented"))
         return FormularyResult(outcome=outcome, label=spec.label, review=spec.review, section=spec.section,
                                status=status, text=text, listings=self.listings, notes=self.notes,
@@ -62,7 +62,8 @@ def screen_item(case: Case, item: RequestedItem, vocabulary: Vocabulary) -> Form
         return None
     text = item.drug or item.description
     product = find_product(text, tables)
-    names = [tables.ingredients[key].name for key in (_key(i) for i in item.ingredients) if key in tables.ingredients]
+    written = [_key(name) for name in item.ingredients]
+    names = [tables.ingredients[key].name if key in tables.ingredients else key for key in written if key]
     ingredients = names if item.ingredients else list(product.ingredients if product else ())
     context = _Context(rules, case, item, day, product, ingredients)
     context.words.update(drug=text, ingredients=", ".join(item.ingredients or ingredients) or "not documented",
@@ -109,10 +110,11 @@ def _screen(context: _Context, tables: Tables) -> FormularyResult:
             return context.result("physician_dispensed", status)
         return context.result("exempt", status)
     brand_ok = not brand_over_generic or item.substantiation == "present"
-    for outcome, window, limit, since in (
+    fills: tuple[tuple[OutcomeName, FillWindow, int | None, int | None], ...] = (
             ("special_fill", context.rules.special_fill_window, listing.special_fill_days, _injury_days(context)),
             ("perioperative_fill", context.rules.perioperative_fill_window, listing.perioperative_fill_days,
-             _surgery_days(context))):
+             _surgery_days(context)))
+    for outcome, window, limit, since in fills:
         if limit is not None and _fill_applies(context, outcome, window, limit, since, brand_ok):
             return context.result(outcome, status)
     if brand_over_generic:
@@ -216,7 +218,7 @@ def _window_problems(window: FillWindow, days: int | None, what: str) -> list[st
     return []
 
 
-def _fill_applies(context: _Context, outcome: str, window: FillWindow, limit: int, days: int | None,
+def _fill_applies(context: _Context, outcome: OutcomeName, window: FillWindow, limit: int, days: int | None,
                   brand_ok: bool) -> bool:
     """Whether a Special or Perioperative Fill applies; when it cannot be told, a note says what is missing."""
     item = context.item

@@ -97,6 +97,7 @@ def render_explanation(result: CaseResult, changes: dict[str, list[Change]], ite
         lines.append(f"Item {item.item_id}: {item.description}: {item.decision}"
                      + (f" ({item.citation.text})" if item.citation else ""))
         lines += (track or {}).get(item.item_id, [])
+        lines += formulary_lines(item)
         for criterion in item.criteria:
             pad = "  " + "  " * criterion.depth
             lines.append(f"{pad}- {STATE_MARK[criterion.state]}: {criterion.label}"

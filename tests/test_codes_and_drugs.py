@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from imr_rules.cases.vocabulary import load_vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.knowledge_base import evaluator
 
-from .conftest import RULES
+from .conftest import ROOT, RULES, run_cli
 
 BASE: dict[str, Any] = {
     "schema": 2, "case_id": "CODES", "claim": {"injury_date": "2015-01-05"}, "request_date": "2016-11-20",
@@ -197,3 +199,20 @@ def test_a_bad_table_entry_is_a_located_error(tmp_path: Path, file: str, old: st
     assert vocabulary is None
     assert any(d.file.endswith(file) and d.line and expected in d.message for d in diagnostics), \
         [d.render() for d in diagnostics]
+
+
+def test_the_documented_rfa_example_is_filled_and_screened(tmp_path: Path) -> None:
+    example = re.search(r"```yaml\n(schema: 2.*?)```", (ROOT / "docs" / "codes-and-drugs.md").read_text(), re.S)
+    assert example is not None
+    path = tmp_path / "rfa.yaml"
+    path.write_text(example.group(1))
+    result = run_cli("evaluate", path, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    items = {item["id"]: item for item in record["case"]["requested_items"]}
+    assert (items["1"]["service"], items["1"]["regions"]) == ("physical_therapy", ["lumbar"])
+    assert (items["2"]["service"], items["2"]["strength"], items["2"]["quantity"]) == (
+        "opioid", "10/325", {"amount": 12.0, "unit": "tablets"})
+    assert items["3"]["ingredients"] == ["methyl_salicylate", "capsaicin", "menthol", "lidocaine"]
+    screens = [item["formulary"] for item in record["items"]]
+    assert screens[0] is None and screens[1]["outcome"] == "special_fill"

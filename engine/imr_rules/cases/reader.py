@@ -96,11 +96,6 @@ def check_terms(case: Case, document: SourceDocument, vocabulary: Vocabulary) ->
             for path, kind, term in unknown_terms(case, vocabulary)]
 
 
-def _compatible(vocabulary: Vocabulary, region: str, allowed: str) -> bool:
-    """True when ``region`` lies within ``allowed`` or contains it."""
-    return allowed in vocabulary.regions_up(region) or region in vocabulary.regions_up(allowed)
-
-
 def _finding_problems(finding: Finding, vocabulary: Vocabulary) -> list[tuple[str, str, str]]:
     """(field, message, hint) for each way a finding contradicts its concept."""
     concept = vocabulary.term("concepts", finding.concept)
@@ -113,20 +108,20 @@ def _finding_problems(finding: Finding, vocabulary: Vocabulary) -> list[tuple[st
         return found
     if vocabulary.region_scope_any(region):
         return found
-    if concept.regions and not any(_compatible(vocabulary, region, allowed) for allowed in concept.regions):
+    if concept.regions and not any(vocabulary.regions_related(region, allowed) for allowed in concept.regions):
         found.append(("region", f"'{finding.concept}' is not a finding of the {region} region",
                       "it applies to: " + ", ".join(concept.regions)))
     if finding.root is not None:
         spinal = vocabulary.region_of_root(finding.root)
         limb = vocabulary.territory_of(spinal) if spinal else None
-        fits = spinal is not None and (_compatible(vocabulary, region, spinal)
-                                       or (limb is not None and _compatible(vocabulary, region, limb)))
+        fits = spinal is not None and (vocabulary.regions_related(region, spinal)
+                                       or (limb is not None and vocabulary.regions_related(region, limb)))
         if not fits:
             found.append(("root", f"root {finding.root} does not serve the {region} region",
                           f"{finding.root} belongs to the {spinal} region and its territory"))
     if finding.nerve is not None:
         nerve_region = vocabulary.term("nerves", finding.nerve).region
-        if nerve_region and not _compatible(vocabulary, region, nerve_region):
+        if nerve_region and not vocabulary.regions_related(region, nerve_region):
             found.append(("nerve", f"the {finding.nerve} nerve does not serve the {region} region",
                           f"it serves the {nerve_region}"))
     if concept.value == "grade" and isinstance(finding.value, str) and not _GRADE.match(finding.value):

@@ -140,9 +140,9 @@ def _resolve_diagnosis(diagnosis: dict[str, Any], path: PathKey, vocabulary: Voc
 
 
 def _compatible(vocabulary: Vocabulary, one: str, other: str) -> bool:
-    if vocabulary.region_scope_any(one) or vocabulary.region_scope_any(other):
-        return True
-    return other in vocabulary.regions_up(one) or one in vocabulary.regions_up(other)
+    """Related regions; a pseudo-region (multiple, systemic, unknown) agrees with any."""
+    return vocabulary.region_scope_any(one) or vocabulary.region_scope_any(other) \
+        or vocabulary.regions_related(one, other)
 
 
 @dataclass

@@ -172,6 +172,10 @@ class Vocabulary:
         """The region and every region containing it (knee -> knee, lower_extremity)."""
         return self.region_up.get(region, frozenset({region}))
 
+    def regions_related(self, region: str, other: str) -> bool:
+        """True when ``region`` lies within ``other`` or contains it (knee and lower_extremity)."""
+        return other in self.regions_up(region) or region in self.regions_up(other)
+
     def region_scope_any(self, region: str) -> bool:
         """True for a pseudo-region read against every region (multiple, systemic, unknown)."""
         term = self.terms.get("body_regions", {}).get(region)

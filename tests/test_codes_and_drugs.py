@@ -143,11 +143,25 @@ def test_strengths_quantities_and_refills_are_read_from_the_drug_line(
     ("Terocin lotion", "topical_analgesic", ("methyl_salicylate", "capsaicin", "menthol", "lidocaine")),
     ("Duexis", "nsaid", ("ibuprofen", "famotidine")),
     ("gabapentin 300 mg", "anticonvulsant", ("gabapentin",)),
-    ("flurbiprofen 20% / lidocaine 5% cream", "nsaid", ("flurbiprofen", "lidocaine")),
+    ("flurbiprofen 20% / lidocaine 5% cream", "topical_analgesic", ("flurbiprofen", "lidocaine")),
+    ("Gabapentin 10%, Cyclobenzaprine 6% compound 120 g", "topical_analgesic", ("gabapentin", "cyclobenzaprine")),
+    ("Pepcid 20 mg", "ppi", ("famotidine",)),
+    ("Salonpas pad", "topical_analgesic", ("methyl_salicylate", "menthol")),
 ])
 def test_drug_names_resolve_through_the_project_table(name: str, drug_class: str, ingredients: tuple[str, ...]) -> None:
     product = find_product(name, vocabulary_of().tables, use_library=False)
     assert product is not None and (product.drug_class, product.ingredients) == (drug_class, ingredients)
+
+
+def test_a_free_text_line_for_the_skin_with_several_ingredients_is_a_compound() -> None:
+    tables = vocabulary_of().tables
+    compound = find_product("flurbiprofen 20% / lidocaine 5% cream", tables, use_library=False)
+    single = find_product("capsaicin 0.075% cream", tables, use_library=False)
+    oral = find_product("naproxen 550 mg", tables, use_library=False)
+    assert compound is not None and (compound.compounded, compound.formulation) == (True, "compounded")
+    assert single is not None and (single.compounded, single.formulation, single.drug_class) == (
+        False, "topical", "topical_analgesic")
+    assert oral is not None and (oral.compounded, oral.drug_class) == (False, "nsaid")
 
 
 def test_a_name_the_table_lacks_falls_back_to_the_drug_dictionary() -> None:

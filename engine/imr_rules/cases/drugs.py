@@ -26,6 +26,8 @@ _REFILLS = re.compile(r"(?:x\s*(\d+)\s*refills?|(\d+)\s*refills?|refills?\s*(?:x
 _UNIT_WORDS = {"tablet": "tablets", "tab": "tablets", "capsule": "capsules", "cap": "capsules", "patch": "patches",
                "gram": "g", "gm": "g", "g": "g", "ml": "ml", "bottle": "bottles", "tube": "tubes", "box": "boxes",
                "boxe": "boxes", "kit": "packs", "pack": "packs"}
+_TOPICAL_WORDS = ("cream", "gel", "ointment", "lotion", "topical", "transdermal", "patch", "compound", "liniment",
+                  "rub", "spray")
 _DEFAULT_UNIT = {"oral": "tablets", "oral_extended_release": "tablets", "topical_patch": "patches",
                  "topical": "g", "compounded": "g", "oral_solution": "ml", "oral_suspension": "ml"}
 _NOISE = {"mg", "mcg", "g", "gm", "ml", "tab", "tabs", "tablet", "tablets", "cap", "caps", "capsule", "capsules",
@@ -91,13 +93,21 @@ def find_product(text: str, tables: Tables, use_library: bool = True) -> Product
             key = "_".join(words[start:start + size])
             if key in tables.products:
                 return tables.products[key]
-    found = _from_ingredients(words, tables)
+    found = _from_ingredients(words, tables, _topical_words(text))
     if found is not None or not use_library:
         return found
     return _from_library(text, tables)
 
 
-def _from_ingredients(words: list[str], tables: Tables) -> Product | None:
+def _topical_words(text: str) -> tuple[bool, bool]:
+    """Whether a drug line says it is put on the skin, and whether it says it is compounded."""
+    lowered = text.lower()
+    return any(word in lowered for word in _TOPICAL_WORDS), "compound" in lowered
+
+
+def _from_ingredients(words: list[str], tables: Tables, topical: tuple[bool, bool] = (False, False)) -> Product | None:
+    """A product made of the ingredients a line names; a line for the skin (cream, gel, 'compound') is a
+    topical analgesic, compounded when it says so or mixes several ingredients."""
     names: list[str] = []
     index = 0
     while index < len(words):
@@ -113,7 +123,14 @@ def _from_ingredients(words: list[str], tables: Tables) -> Product | None:
             index += 1
     if not names:
         return None
-    return _combined(names, tables, "table")
+    product = _combined(names, tables, "table")
+    on_skin, compounded = topical
+    if on_skin or compounded:
+        compounded = compounded or len(names) > 1
+        product = Product(name=product.name, ingredients=product.ingredients, drug_class="topical_analgesic",
+                          formulation="compounded" if compounded else "topical", route="topical",
+                          compounded=compounded, combination_listed=product.combination_listed, source="table")
+    return product
 
 
 def _combined(names: list[str], tables: Tables, source: str) -> Product:

@@ -17,6 +17,7 @@ from imr_rules.cases.reader import read_case
 from imr_rules.cases.vocabulary import load_vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.engine.knowledge_base import evaluator
+from imr_rules.rulebase.loader import load_rules
 
 from .conftest import ROOT, RULES, run_cli
 
@@ -201,7 +202,6 @@ def test_the_tables_are_consistent_with_the_code_sets_and_the_vocabulary() -> No
      "ingredient 'hydrocodon' is not in the ingredients of the drug table"),
     ("icd10_map.yaml", "category: sprain_strain, region: cervical}", "category: sprain, region: cervical}",
      "'sprain' is not in the diagnosis_categories vocabulary"),
-    ("formulary.yaml", "{drug} is compounded", "{drog} is compounded", "unknown template field '{drog}'"),
 ])
 def test_a_bad_table_entry_is_a_located_error(tmp_path: Path, file: str, old: str, new: str, expected: str) -> None:
     folder = tmp_path / "vocabulary"
@@ -213,6 +213,17 @@ def test_a_bad_table_entry_is_a_located_error(tmp_path: Path, file: str, old: st
     assert vocabulary is None
     assert any(d.file.endswith(file) and d.line and expected in d.message for d in diagnostics), \
         [d.render() for d in diagnostics]
+
+
+def test_a_formulary_text_with_an_unknown_field_is_a_located_error(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    shutil.copytree(RULES, folder)
+    path = folder / "vocabulary" / "formulary.yaml"
+    path.write_text(path.read_text().replace("{drug} is compounded", "{drog} is compounded", 1))
+    problems = [d for d in load_rules(folder).diagnostics if d.severity == "error"]
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if text.strip().startswith("compounded:"))
+    assert [(d.file.endswith("formulary.yaml"), d.line, d.message) for d in problems] == [
+        (True, line + 4, "unknown template field '{drog}'")]
 
 
 def test_the_documented_rfa_example_is_filled_and_screened(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ from imr_rules.common.yaml_source import PathKey
 CODE_HINT = ("a CPT code is five digits (97110) or four digits and a letter (0101T); a HCPCS code is a letter and "
              "four digits (E0730); an NDC is 5-4-2 digits")
 _SYSTEMIC = "systemic"
+_COMBINED_TEST = "emg_ncs"
+"""A written test kind that covers the codes of its parts (an EMG code and an NCS code)."""
 _LOCAL_FORMS = ("topical", "topical_patch", "compounded")
 """Formulations applied where it hurts: the item takes the diagnoses' regions, not the whole person."""
 
@@ -258,7 +260,7 @@ class _ItemResolver:
         written = self.item.get("test_kind")
         if written is None:
             self.item["test_kind"] = kinds[0][1]
-        elif written not in {kind for _, kind in kinds} and written not in ("emg_ncs",):
+        elif written not in {kind for _, kind in kinds} and written != _COMBINED_TEST:
             self.warn(("codes", kinds[0][0]), f"the code is for {kinds[0][1]}, but the item's test kind is {written}",
                       "check the code or the test kind")
 
@@ -296,8 +298,8 @@ class _ItemResolver:
 
     def _drug_fields(self, product: Product) -> None:
         item = self.item
-        item.setdefault("drug", product.name if "drug" not in item and "description" not in item else
-                        item.get("drug", item.get("description")))
+        if "drug" not in item:  # the drug line was the description
+            item["drug"] = item.get("description", product.name)
         if product.formulation is not None:
             item.setdefault("formulation", product.formulation)
         if product.route is not None:

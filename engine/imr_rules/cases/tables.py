@@ -134,7 +134,7 @@ OutcomeName = Literal["outside_formulary", "compounded", "status_unknown", "unli
 """The outcomes of the formulary pre-screen, in the order the screen tries them (8 CCR 9792.27.x)."""
 OUTCOMES: tuple[OutcomeName, ...] = typing.get_args(OutcomeName)
 TEMPLATE_WORDS = ("drug", "ingredients", "listing", "days_supply", "limit", "days", "missing", "substantiation")
-"""The fields a formulary outcome text may use."""
+"""The fields a formulary outcome text may use (checked when the rule base is loaded)."""
 
 
 class OutcomeSpec(_Strict):
@@ -256,6 +256,8 @@ class Tables:
     """Products by every name they go by (lower case)."""
     formulary: FormularyRulesFile | None = None
     """The formulary pre-screen's settings and texts, when the rule base has them."""
+    formulary_where: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    """The file and line of each formulary outcome text (the rule base checks their template fields)."""
 
     def code(self, code: str) -> CodeEntry | None:
         """The entry naming ``code`` (a single code before a range that holds it), or None."""
@@ -323,9 +325,10 @@ def build_tables(files: list[tuple[TableFile, SourceDocument]], known: Known,
     ingredients: dict[str, Ingredient] = {}
     products: dict[str, Product] = {}
     formulary: FormularyRulesFile | None = None
+    formulary_where: dict[str, tuple[str, int | None]] = {}
     for spec, document in files:
         if isinstance(spec, FormularyRulesFile):
-            formulary = _formulary(spec, document, check, problems)
+            formulary = _formulary(spec, document, check, problems, formulary_where)
         elif isinstance(spec, CodeTableFile):
             codes += _codes(spec, document, check, problems)
         elif isinstance(spec, Icd10MapFile):
@@ -335,25 +338,20 @@ def build_tables(files: list[tuple[TableFile, SourceDocument]], known: Known,
                 icd10.append(Icd10Entry(entry.prefix.replace(".", ""), entry.label, entry.category, entry.region))
         else:
             _drugs(spec, document, check, problems, ingredients, products)
-    return Tables(tuple(codes), tuple(icd10), ingredients, products, formulary), problems
+    return Tables(tuple(codes), tuple(icd10), ingredients, products, formulary, formulary_where), problems
 
 
 def _formulary(spec: FormularyRulesFile, document: SourceDocument,
                check: Callable[[SourceDocument, PathKey, str, str | None], None],
-               problems: list[Diagnostic]) -> FormularyRulesFile:
+               problems: list[Diagnostic], where: dict[str, tuple[str, int | None]]) -> FormularyRulesFile:
     for index, route in enumerate(spec.physician_administered_routes):
         check(document, ("physician_administered_routes", index), "routes", route)
-    for name, outcome in spec.outcomes.items():
-        for word in re.findall(r"\{([^{}]+)\}", outcome.text):
-            if word.strip() not in TEMPLATE_WORDS:
-                problems.append(Diagnostic(document.name, document.line_of(("outcomes", name, "text")),
-                                           f"outcomes.{name}.text", f"unknown template field '{{{word}}}'",
-                                           "fields: " + ", ".join(f"{{{w}}}" for w in TEMPLATE_WORDS)))
     missing = [name for name in OUTCOMES if name not in spec.outcomes]
     if missing:
         problems.append(Diagnostic(document.name, document.line_of(("outcomes",)), "outcomes",
                                    "the formulary pre-screen needs a text for every outcome",
                                    "missing: " + ", ".join(missing)))
+    where.update({name: (document.name, document.line_of(("outcomes", name, "text"))) for name in spec.outcomes})
     return spec
 
 

@@ -144,10 +144,13 @@ def evaluate(
             raise typer.Exit(EXIT_BAD_CASE)
         failed = evaluate_stream(sys.stdin.buffer, sys.stdout, rule_base_evaluator)
         raise typer.Exit(EXIT_BAD_CASE if failed else EXIT_OK)
+    warnings: list[Diagnostic] = []
     try:
-        case = read_case(case_file, vocabulary=rule_base_evaluator.compiled.rule_base.vocabulary)
+        case = read_case(case_file, vocabulary=rule_base_evaluator.compiled.rule_base.vocabulary, warnings=warnings)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_CASE, "case not evaluated") from None
+    for warning in warnings:  # a code that disagrees with the service written, a category ICD-10 code
+        typer.echo(warning.render(), err=True)
     try:
         result = rule_base_evaluator.evaluate(case)
     except EngineError as exc:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from imr_rules.cases.drugs import find_product
 from imr_rules.cases.model import Case, Finding, Medication, RequestedItem, TreatmentCourse, date_middle
 from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
 
@@ -375,6 +376,15 @@ _UNITS = {"mg", "mcg", "g", "gm", "ml", "%", "er", "xr", "sr", "cr", "tab", "tab
           "caps", "capsule", "capsules", "cream", "gel", "ointment", "patch", "patches", "#"}
 
 
+def _drug_names(scope: Scope) -> tuple[Any, str]:
+    """The words of the drug line as names, then the ingredients the drug table gives the product."""
+    text = scope.item.drug or ""
+    names = [drug_name(part) for part in re.split(r"[/,+]| and ", text) if drug_name(part)]
+    product = find_product(text, scope.vocabulary.tables, use_library=False) if text else None
+    names += [name for name in (product.ingredients if product else ()) if name not in names]
+    return names or None, "requested_items.drug"
+
+
 def _categories(scope: Scope) -> tuple[Any, str]:
     cats = sorted({d.category for d in scope.case.diagnoses if d.category is not None and d.status != "rule_out"})
     return (cats or None), "diagnoses"
@@ -413,9 +423,7 @@ def _item_projections() -> dict[str, Projection]:
                                             "requested_items.certified"),
         "item.ingredients": lambda s: (
             [drug_name(i) for i in s.item.ingredients if drug_name(i)] or None, "requested_items.ingredients"),
-        "item.drug_names": lambda s: (
-            [drug_name(part) for part in re.split(r"[/,+]| and ", s.item.drug or "") if drug_name(part)] or None,
-            "requested_items.drug"),
+        "item.drug_names": _drug_names,
         "item.ancillary": lambda s: (_flag(s.item.ancillary_to is not None), "requested_items.ancillary_to"),
         "request.date": lambda s: (int(s.case.item_request_date(s.item).strftime("%Y%m%d")), "request_date"),
         "patient.age": lambda s: (s.case.patient.age, "patient.age"),

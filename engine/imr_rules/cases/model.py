@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -117,8 +118,21 @@ class Patient(_Strict):
     sex: Literal["male", "female"] | None = None
 
 
+def _given_by_code(required: list[str], alternatives: list[str]) -> Callable[[dict[str, Any]], None]:
+    """A JSON Schema edit: ``required`` fields may be left out when one of ``alternatives`` is given (the reader
+    fills them from the code or drug tables)."""
+    def edit(schema: dict[str, Any]) -> None:
+        schema["required"] = [name for name in schema.get("required", []) if name not in required]
+        schema["anyOf"] = [{"required": required}, *({"required": [name]} for name in alternatives)]
+    return edit
+
+
 class Diagnosis(_Strict):
-    """One diagnosis on the request or progress report, with its status, region and side."""
+    """One diagnosis on the request or progress report, with its status, region and side.
+
+    Given by its ICD-10-CM code only, the reader fills the description, category and region."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_given_by_code(["description"], ["icd10"]))
 
     description: str
     status: Literal["confirmed", "suspected", "rule_out"] = Field(
@@ -163,7 +177,14 @@ class OutsideProcedure(_Strict):
 
 
 class RequestedItem(_Strict):
-    """One requested service on the Request for Authorization."""
+    """One requested service on the Request for Authorization.
+
+    Given by CPT/HCPCS codes or a drug name only (in ``drug`` or ``description``), the reader fills the
+    service, regions and description (and test kind, formulation, route, strength, quantity, refills) from
+    the rule base's tables; the schema cannot check those lookups, so it asks for one of these fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_given_by_code(
+        ["description", "service", "regions"], ["codes", "drug", "description"]))
 
     id: str = Field(min_length=1, max_length=16, description="Short item id, unique in the case, e.g. '1'.")
     description: str = Field(description="The service as requested, e.g. 'Physical therapy 3x6 cervical spine'.")
@@ -180,6 +201,20 @@ class RequestedItem(_Strict):
     refills: Annotated[int, Field(ge=0, le=24)] | None = None
     drug: str | None = Field(default=None, description="Drug name and strength, for medication requests.")
     ingredients: list[str] = Field(default_factory=list, description="Ingredients of a compounded product.")
+    strength: Annotated[str, Field(max_length=40)] | None = Field(
+        default=None, description="Strength as written: '10/325 mg', '7.5 mg', '5%' (filled from the drug line).")
+    days_supply: Annotated[int, Field(ge=1, le=365)] | None = Field(
+        default=None, description="Days of supply dispensed (MTUS Drug Formulary Special and Perioperative Fill).")
+    dispensed_by: Literal["pharmacy", "physician"] | None = Field(
+        default=None, description="Who dispenses the drug: a pharmacy, or the physician (8 CCR 9792.27.8).")
+    administered_by_physician: bool = Field(
+        default=False, description="Given by the physician in the office: outside the formulary (9792.27.2).")
+    dispense_as_written: bool = Field(
+        default=False, description="The brand is ordered 'dispense as written' (9792.27.7).")
+    initial_visit: bool | None = Field(
+        default=None, description="Prescribed at the single initial treatment visit after the injury (Special Fill).")
+    substantiation: Status | None = Field(
+        default=None, description="The prescriber's documented reason a brand or compounded product is needed.")
     formulation: FormulationId | None = None
     route: RouteId | None = None
     test_kind: TestKindId | None = Field(default=None, description="Which test: emg, ncs, emg_ncs, ecg...")

@@ -8,16 +8,15 @@ Validation is strict in the way JSON Schema is (a number is not a string, ``yes`
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from imr_rules.cases.model import SCHEMA_VERSION, Case, Finding, date_bounds
+from imr_rules.cases.resolve import resolve_case
 from imr_rules.cases.terms import unknown_terms
 from imr_rules.cases.vocabulary import SINGULAR, Vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
@@ -28,14 +27,16 @@ MIGRATE_HINT = "convert it with: imr-rules migrate {name} --in-place (docs/case-
 _GRADE = re.compile(r"^[0-5][+-]?(/5)?$")
 
 
-def read_case(path: Path, today: dt.date | None = None, vocabulary: Vocabulary | None = None) -> Case:
+def read_case(path: Path, today: dt.date | None = None, vocabulary: Vocabulary | None = None,
+              warnings: list[Diagnostic] | None = None) -> Case:
     """Read and fully validate one case file; raise ``InputError`` listing every problem found.
 
     Services, regions, concepts and the other terms are checked against ``vocabulary`` (default: the
-    shipped rules').
+    shipped rules'). Items and diagnoses given by codes or drug names are filled from the rule base's
+    tables first; disagreements between a code and what the case writes are added to ``warnings``.
     """
     document = load_yaml(path)
-    return case_from_document(document, today, vocabulary)
+    return case_from_document(document, today, vocabulary, warnings)
 
 
 def _jsonable(value: Any) -> Any:
@@ -53,8 +54,8 @@ def parse_case(data: Any) -> Case:
 
 
 def case_from_document(document: SourceDocument, today: dt.date | None = None,
-                       vocabulary: Vocabulary | None = None) -> Case:
-    """Validate already-parsed YAML (or JSON) as a case."""
+                       vocabulary: Vocabulary | None = None, warnings: list[Diagnostic] | None = None) -> Case:
+    """Validate already-parsed YAML (or JSON) as a case (filled from its codes and drug names first)."""
     if not isinstance(document.data, dict):
         raise InputError([Diagnostic(document.name, 1, "", "a case file must be a mapping of fields",
                                      "start with 'schema: 2', 'case_id:', 'claim:', 'request_date:', "
@@ -66,13 +67,22 @@ def case_from_document(document: SourceDocument, today: dt.date | None = None,
         raise InputError([Diagnostic(document.name, document.line_of(("schema",)) or 1, "schema",
                                      f"the case file {what}",
                                      MIGRATE_HINT.format(name=document.name))])
+    vocabulary = vocabulary or vocabulary_of()
+    resolution = resolve_case(document.data, vocabulary)
+    located = [Diagnostic(document.name, document.line_of(path), dotted(path), message, hint)
+               for path, message, hint in resolution.errors]
+    if warnings is not None:
+        warnings.extend(Diagnostic(document.name, document.line_of(path), dotted(path), message, hint, "warning")
+                        for path, message, hint in resolution.warnings)
     try:
-        case = parse_case(document.data)
+        case = parse_case(resolution.data)
     except ValidationError as exc:
-        raise InputError(translate(exc, document, Case)) from None
-    problems = check_terms(case, document, vocabulary or vocabulary_of())
+        raise InputError(located + translate(exc, document, Case)) from None
+    if located:
+        raise InputError(located)
+    problems = check_terms(case, document, vocabulary)
     if not problems:
-        problems += check_findings(case, document, vocabulary or vocabulary_of())
+        problems += check_findings(case, document, vocabulary)
     problems += check_case_logic(case, document, today or dt.date.today())
     if problems:
         raise InputError(problems)
@@ -84,11 +94,6 @@ def check_terms(case: Case, document: SourceDocument, vocabulary: Vocabulary) ->
     return [Diagnostic(document.name, document.line_of(path), dotted(path), f"unknown {SINGULAR[kind]} '{term}'",
                        vocabulary.hint(kind, term))
             for path, kind, term in unknown_terms(case, vocabulary)]
-
-
-def _compatible(vocabulary: Vocabulary, region: str, allowed: str) -> bool:
-    """True when ``region`` lies within ``allowed`` or contains it."""
-    return allowed in vocabulary.regions_up(region) or region in vocabulary.regions_up(allowed)
 
 
 def _finding_problems(finding: Finding, vocabulary: Vocabulary) -> list[tuple[str, str, str]]:
@@ -103,20 +108,20 @@ def _finding_problems(finding: Finding, vocabulary: Vocabulary) -> list[tuple[st
         return found
     if vocabulary.region_scope_any(region):
         return found
-    if concept.regions and not any(_compatible(vocabulary, region, allowed) for allowed in concept.regions):
+    if concept.regions and not any(vocabulary.regions_related(region, allowed) for allowed in concept.regions):
         found.append(("region", f"'{finding.concept}' is not a finding of the {region} region",
                       "it applies to: " + ", ".join(concept.regions)))
     if finding.root is not None:
         spinal = vocabulary.region_of_root(finding.root)
         limb = vocabulary.territory_of(spinal) if spinal else None
-        fits = spinal is not None and (_compatible(vocabulary, region, spinal)
-                                       or (limb is not None and _compatible(vocabulary, region, limb)))
+        fits = spinal is not None and (vocabulary.regions_related(region, spinal)
+                                       or (limb is not None and vocabulary.regions_related(region, limb)))
         if not fits:
             found.append(("root", f"root {finding.root} does not serve the {region} region",
                           f"{finding.root} belongs to the {spinal} region and its territory"))
     if finding.nerve is not None:
         nerve_region = vocabulary.term("nerves", finding.nerve).region
-        if nerve_region and not _compatible(vocabulary, region, nerve_region):
+        if nerve_region and not vocabulary.regions_related(region, nerve_region):
             found.append(("nerve", f"the {finding.nerve} nerve does not serve the {region} region",
                           f"it serves the {nerve_region}"))
     if concept.value == "grade" and isinstance(finding.value, str) and not _GRADE.match(finding.value):
@@ -125,7 +130,7 @@ def _finding_problems(finding: Finding, vocabulary: Vocabulary) -> list[tuple[st
 
 
 def check_findings(case: Case, document: SourceDocument, vocabulary: Vocabulary) -> list[Diagnostic]:
-    """Findings, items and diagnoses must agree with their vocabulary terms (regions, roots, test kinds, codes)."""
+    """Findings and items must agree with their vocabulary terms (regions, roots, nerves, test kinds)."""
     found: list[Diagnostic] = []
 
     def report(path: PathKey, message: str, hint: str) -> None:
@@ -141,23 +146,7 @@ def check_findings(case: Case, document: SourceDocument, vocabulary: Vocabulary)
                 report(("requested_items", index, "test_kind"),
                        f"test kind '{item.test_kind}' is not a {item.service} test", "it is one of: "
                        + ", ".join(services))
-    for index, diagnosis in enumerate(case.diagnoses):
-        if diagnosis.icd10 is not None and not _valid_icd10(diagnosis.icd10):
-            report(("diagnoses", index, "icd10"), f"'{diagnosis.icd10}' is not an ICD-10-CM code",
-                   "check the code (e.g. M54.16); leave icd10 out when the record gives none")
-    return found
-
-
-@functools.cache
-def _icd10_checker() -> Callable[[str], bool]:
-    import simple_icd_10_cm  # about 1.5 s to load: only when a case gives a code
-
-    checker: Callable[[str], bool] = simple_icd_10_cm.is_valid_item
-    return checker
-
-
-def _valid_icd10(code: str) -> bool:
-    return _icd10_checker()(code)
+    return found  # ICD-10-CM codes are checked when the case is filled from its codes (cases/resolve.py)
 
 
 def is_icd10_code(code: str) -> bool:

@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from imr_rules.cases.tables import TABLE_KINDS, TableFile, Tables, build_tables, table_model
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.common.model_errors import translate
 from imr_rules.common.yaml_source import SourceDocument, load_yaml
@@ -140,6 +141,8 @@ class Vocabulary:
     terms: dict[str, dict[str, Term]]
     region_up: dict[str, frozenset[str]] = field(default_factory=dict)
     concept_up: dict[str, frozenset[str]] = field(default_factory=dict)
+    tables: Tables = field(default_factory=Tables)
+    """The code, ICD-10-CM and drug tables (``kind: code_table``, ``icd10_map``, ``drug_table`` files)."""
 
     def ids(self, kind: str) -> tuple[str, ...]:
         """The ids of one vocabulary, in file order."""
@@ -168,6 +171,10 @@ class Vocabulary:
     def regions_up(self, region: str) -> frozenset[str]:
         """The region and every region containing it (knee -> knee, lower_extremity)."""
         return self.region_up.get(region, frozenset({region}))
+
+    def regions_related(self, region: str, other: str) -> bool:
+        """True when ``region`` lies within ``other`` or contains it (knee and lower_extremity)."""
+        return other in self.regions_up(region) or region in self.regions_up(other)
 
     def region_scope_any(self, region: str) -> bool:
         """True for a pseudo-region read against every region (multiple, systemic, unknown)."""
@@ -217,18 +224,31 @@ def load_vocabulary(folder: Path) -> tuple[Vocabulary | None, list[Diagnostic]]:
                                       "body_regions.yaml and the other vocabulary files"))
         return None, diagnostics
     parsed: list[tuple[VocabularyFile, SourceDocument]] = []
+    tables: list[tuple[TableFile, SourceDocument]] = []
     for path in vocabulary_files(folder):
         try:
             document = load_yaml(path)
-            parsed.append((VocabularyFile.model_validate(document.data), document))
         except InputError as exc:
             diagnostics.extend(exc.diagnostics)
+            continue
+        kind = document.data.get("kind") if isinstance(document.data, dict) else None
+        model: type[VocabularyFile] | type[TableFile] = table_model(kind) if kind in TABLE_KINDS else VocabularyFile
+        try:
+            spec = model.model_validate(document.data)
         except ValidationError as exc:
-            diagnostics.extend(translate(exc, document, VocabularyFile))
+            diagnostics.extend(translate(exc, document, model))
+            continue
+        if isinstance(spec, VocabularyFile):
+            parsed.append((spec, document))
+        else:
+            tables.append((spec, document))
     builder = _Builder(diagnostics)
-    for spec, document in parsed:
-        builder.add_file(spec, document)
+    for vocabulary_spec, document in parsed:
+        builder.add_file(vocabulary_spec, document)
     vocabulary = builder.finish(folder)
+    built, problems = build_tables(tables, vocabulary.has, vocabulary.hint)
+    diagnostics.extend(problems)
+    vocabulary = Vocabulary(vocabulary.terms, vocabulary.region_up, vocabulary.concept_up, built)
     if any(d.severity == "error" for d in diagnostics):
         return None, diagnostics
     return vocabulary, diagnostics

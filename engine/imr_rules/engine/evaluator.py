@@ -13,6 +13,7 @@ from imr_rules import __version__
 from imr_rules.cases.facts import FactValue, project_item
 from imr_rules.cases.model import Case, RequestedItem
 from imr_rules.engine.explain import explain_item
+from imr_rules.engine.formulary import screen_item
 from imr_rules.engine.knowledge import KnowledgeBase, knowledge_base_of
 from imr_rules.engine.results import CaseResult, ItemResult
 from imr_rules.engine.session import ActionRunner, ItemEvaluation, ItemSession, combine, not_addressed, session_facts
@@ -58,7 +59,9 @@ class Evaluator:
 
         ``overrides`` replaces base facts (``None``: not documented): what-if evaluation of changed facts.
         """
-        return explain_item(self.rule_base, self.session(case, item, decisions, overrides))
+        result = explain_item(self.rule_base, self.session(case, item, decisions, overrides))
+        result.formulary = screen_item(case, item, self.rule_base.vocabulary)
+        return result
 
     def session(self, case: Case, item: RequestedItem, decisions: dict[str, str] | None = None,
                 overrides: dict[str, Any] | None = None) -> ItemEvaluation:

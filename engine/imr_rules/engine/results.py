@@ -57,6 +57,25 @@ class Citation:
 
 
 @dataclass
+class FormularyResult:
+    """The MTUS Drug Formulary pre-screen of a medication item, stated before the guideline criteria.
+
+    ``review``: ``not_required`` (Exempt, Special Fill, Perioperative Fill: no prospective review when in
+    accordance with the MTUS), ``required`` (prospective review) or ``outside`` (given by the physician).
+    """
+
+    outcome: str
+    label: str
+    review: str
+    section: str
+    status: str | None
+    text: str
+    listings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ItemResult:
     """The outcome for one requested item."""
 
@@ -74,6 +93,8 @@ class ItemResult:
     assumptions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     trace: list[TraceStep] = field(default_factory=list)
+    formulary: FormularyResult | None = None
+    """The formulary pre-screen (medication items dispensed from 1/1/2018), or None."""
 
 
 @dataclass

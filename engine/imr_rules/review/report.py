@@ -29,6 +29,7 @@ def _reads(reads: list[FactRead]) -> str:
 
 def _item_text(index: int, item: ItemResult, show_trace: bool) -> list[str]:
     lines = [f"{index}. {item.description}: {item.decision}", ""]
+    lines += formulary_lines(item)
     if item.citation is not None:
         lines.append(f"  Guideline: Decision based on {item.citation.text}.")
         lines.append(_wrap(f"Rule: {item.rule}; basis: criteria {str(item.basis).replace('_', ' ')}."))
@@ -53,6 +54,17 @@ def _item_text(index: int, item: ItemResult, show_trace: bool) -> list[str]:
         for step in item.trace:
             reads = f" <- {_reads(step.reads)}" if step.reads else ""
             lines.append(f"    {step.step:>2}. [{step.kind}] {step.rule}: {step.concluded}{reads}")
+    return [*lines, ""]
+
+
+def formulary_lines(item: ItemResult) -> list[str]:
+    """The formulary pre-screen of a medication item, shown before the guideline: status, rule, what it means."""
+    screen = item.formulary
+    if screen is None:
+        return []
+    lines = [_wrap(f"Formulary: {screen.label} ({screen.section}). {screen.text}")]
+    lines += [_wrap(f"Drug List: {listing}", "    ") for listing in screen.listings]
+    lines += [_wrap(f"Note: {note}", "    ") for note in screen.notes]
     return [*lines, ""]
 
 
@@ -85,6 +97,7 @@ def render_explanation(result: CaseResult, changes: dict[str, list[Change]], ite
         lines.append(f"Item {item.item_id}: {item.description}: {item.decision}"
                      + (f" ({item.citation.text})" if item.citation else ""))
         lines += (track or {}).get(item.item_id, [])
+        lines += formulary_lines(item)
         for criterion in item.criteria:
             pad = "  " + "  " * criterion.depth
             lines.append(f"{pad}- {STATE_MARK[criterion.state]}: {criterion.label}"

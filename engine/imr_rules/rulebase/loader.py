@@ -11,11 +11,13 @@ from typing import Union
 
 from pydantic import BaseModel, ValidationError
 
+from imr_rules.cases.tables import TEMPLATE_WORDS, Tables
 from imr_rules.cases.vocabulary import VOCABULARY_DIR, Vocabulary, load_vocabulary
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.common.model_errors import translate
 from imr_rules.common.yaml_source import SourceDocument, load_yaml
 from imr_rules.rulebase.model import DerivationFile, FactCatalogueFile, GuidelineRegistryFile, TopicFile
+from imr_rules.rulebase.templates import template_fields
 
 REGISTRY_FILE = "guidelines.yaml"
 FACTS_FILE = "facts.yaml"
@@ -90,9 +92,22 @@ def load_rules(root: Path) -> LoadedRules:
             setattr(loaded, attribute, parsed)
     loaded.vocabulary, problems = load_vocabulary(root / VOCABULARY_DIR)
     loaded.diagnostics.extend(problems)
+    if loaded.vocabulary is not None:
+        loaded.diagnostics.extend(formulary_template_problems(loaded.vocabulary.tables))
     for path in rule_file_paths(root):
         _load_rule_file(path, loaded)
     return loaded
+
+
+def formulary_template_problems(tables: Tables) -> list[Diagnostic]:
+    """A field of a formulary outcome text that the pre-screen does not fill, at its file and line."""
+    found = []
+    for name, outcome in (tables.formulary.outcomes.items() if tables.formulary else ()):
+        file, line = tables.formulary_where.get(name, ("formulary", None))
+        found += [Diagnostic(file, line, f"outcomes.{name}.text", f"unknown template field '{{{word}}}'",
+                             "fields: " + ", ".join(f"{{{w}}}" for w in TEMPLATE_WORDS))
+                  for word in template_fields(outcome.text) if word not in TEMPLATE_WORDS]
+    return found
 
 
 def _load_rule_file(path: Path, loaded: LoadedRules) -> None:

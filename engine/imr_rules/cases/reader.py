@@ -151,7 +151,9 @@ def check_findings(case: Case, document: SourceDocument, vocabulary: Vocabulary)
 
 def is_icd10_code(code: str) -> bool:
     """Whether ``code`` (``M54.16`` or ``M5416``) is in the ICD-10-CM code set the reader checks against."""
-    return _valid_icd10(code)
+    from imr_rules.cases.resolve import icd10_valid
+
+    return icd10_valid(code)
 
 
 def check_case_logic(case: Case, document: SourceDocument, today: dt.date) -> list[Diagnostic]:

@@ -503,7 +503,7 @@ def test_test_results_and_normal_examination(tmp_path: Path, summary: str, expec
 
 
 @pytest.mark.parametrize(("summary", "expected"), [
-    ("Motor strength was noted to be 4 out of 5 in the lower extremity.", ("motor_weakness", "present", "4/5")),
+    ("On testing, strength of the left leg measured 4 out of 5.", ("motor_weakness", "present", "4/5")),
     ("Grip strength was decreased.", ("motor_weakness", "present", None)),
     ("The right ankle reflex was decreased.", ("reflex_change", "present", None)),
 ])
@@ -612,7 +612,7 @@ def test_studies_named_in_a_list_with_their_regions(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("summary", [
-    "The claims administrator partially approved a request for 9 sessions of physical therapy as 4 sessions.",
+    "Utilization review partially approved the request for 10 visits of physical therapy as 4 visits.",
     "Four physical therapy sessions for the lumbar spine were authorized by the claims administrator.",
     "The request for physical therapy had been previously modified to 4 visits.",
 ])

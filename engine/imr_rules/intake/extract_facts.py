@@ -490,7 +490,7 @@ _CERTIFIED = re.compile(r"modified[^.]{0,120}?(?:accommodating|certifying|approv
                         r"[^.]{0,60}?\b" + _COUNT + r"\s+(?:sessions?|visits?)\s+(?:of\s+)?([a-z][a-z ]{2,30})", re.I)
 _CERTIFIED_FORMS: list[tuple[re.Pattern[str], int, int]] = [
     (_CERTIFIED, 1, 2),
-    # 'partially approved a request for 9 sessions of physical therapy as 6 sessions of the same'
+    # 'partially approved the request for 12 visits of chiropractic care as 4 visits' (count, service, count)
     (re.compile(r"(?:partially approved|modified) (?:a|the) request for " + _COUNT + r"\s+(?:sessions?|visits?) of "
                 r"([a-z][a-z ]{2,30}?) (?:as|to) " + _COUNT + r"\s+(?:sessions?|visits?)", re.I), 3, 2),
     # 'Six physical therapy sessions for the lumbar spine ... was authorized by the Claims Administrator'

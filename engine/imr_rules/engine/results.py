@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
-Outcome = Literal["Upheld", "Overturned", "Not addressed"]
+NEEDS_LICENSED: Literal["Needs licensed guideline"] = "Needs licensed guideline"
+"""The decision when only the licensed guideline text could decide: not a determination, not agreement."""
+Outcome = Literal["Upheld", "Overturned", "Not addressed", "Needs licensed guideline"]
 Basis = Literal["met", "not_met", "not_documented"]
 
 
@@ -57,6 +59,18 @@ class Citation:
 
 
 @dataclass
+class LicensedNeed:
+    """Why an item needs the licensed guideline: the topic, the edition in force, what public source is missing."""
+
+    topic: str
+    guideline_id: str
+    edition: str
+    section: str | None
+    missing: str
+    reference: str
+
+
+@dataclass
 class ItemResult:
     """The outcome for one requested item."""
 
@@ -74,6 +88,7 @@ class ItemResult:
     assumptions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     trace: list[TraceStep] = field(default_factory=list)
+    needs_licensed: LicensedNeed | None = None
 
 
 @dataclass

@@ -102,3 +102,17 @@ def test_an_unknown_edition_is_located(rules_copy: Path) -> None:
     assert result.returncode == 4
     assert "esi_acoem_licensed.yaml:5: error: editions[2]: unknown guideline 'acoem_2021_lowback'" in result.stderr
     assert "did you mean 'acoem_2021_low_back'?" in result.stderr
+
+
+LONG_TAIL = ["hospital_bed", "mattress", "ergonomic_furniture", "gym_membership", "hearing_aid", "transportation",
+             "hygiene_supplies", "eeg", "bone_scan", "strength_rom_testing", "psych_testing", "inpatient_rehab",
+             "skilled_nursing", "medical_food"]
+
+
+@pytest.mark.parametrize("date", ["2016-06-01", "2026-03-02"])
+@pytest.mark.parametrize("service", LONG_TAIL)
+def test_a_long_tail_service_is_named_and_answered(service: str, date: str) -> None:
+    assert RULE_BASE.vocabulary.has("services", service)
+    item = evaluator(RULES).evaluate(Case.model_validate(case_of(service, "lumbar", date))).items[0]
+    assert item.decision in ("Upheld", "Overturned", "Needs licensed guideline"), item.rationale
+    assert item.citation is not None and item.rule is not None

@@ -343,13 +343,14 @@ def _check_kind(ctx: _Context, parsed: TopicFile, document: SourceDocument) -> N
     if licensed and not parsed.recommended:
         ctx.error(document, ("needs_licensed",), f"topic {parsed.id} is both not recommended and needs-licensed",
                   "keep one: the guideline's position is either known (not recommended) or not public")
-    wanted = ("needs_licensed",) if licensed else ("overturned", "upheld", "not_documented")
+    allowed = ("needs_licensed",) if licensed else ("overturned", "upheld", "not_documented")
+    wanted = allowed if parsed.recommended else ("upheld",)  # a not-recommended topic is always Upheld
     for name in ("overturned", "upheld", "not_documented", "needs_licensed"):
         template = getattr(parsed.rationale, name)
         if name in wanted and not template.strip():
             ctx.error(document, ("rationale",), f"topic {parsed.id} has no '{name}' rationale",
                       f"add rationale: {name}: a template for that outcome")
-        elif name not in wanted and template.strip():
+        elif name not in allowed and template.strip():
             ctx.error(document, ("rationale", name), f"topic {parsed.id} cannot come out '{name}'",
                       "remove that rationale" + (" (a needs-licensed topic gives needs_licensed only)"
                                                  if licensed else " (needs_licensed is for needs-licensed topics)"))

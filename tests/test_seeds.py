@@ -133,7 +133,8 @@ def test_json_output_has_the_documented_shape() -> None:
                          "record_id", "case"}
     item = data["items"][0]
     assert set(item) == {"item_id", "description", "service", "body_region", "decision", "basis", "rule", "citation",
-                         "rationale", "criteria", "missing_documentation", "assumptions", "notes", "trace"}
+                         "rationale", "criteria", "missing_documentation", "assumptions", "notes", "trace",
+                         "needs_licensed"}
     assert item["citation"]["guideline_id"] == "cpmtg_2009"
     assert {c["state"] for c in item["criteria"]} <= {"met", "not_met", "not_documented"}
     assert [s["step"] for s in item["trace"]] == list(range(1, len(item["trace"]) + 1))

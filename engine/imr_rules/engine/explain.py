@@ -149,7 +149,7 @@ def _needs_licensed_result(topic: Topic, evaluation: ItemEvaluation) -> ItemResu
     assert topic.needs_licensed is not None
     item = evaluation.item
     need = LicensedNeed(topic.topic, topic.guideline.id, topic.guideline.edition, topic.citation.section,
-                        topic.needs_licensed.missing, topic.needs_licensed.reference)
+                        topic.needs_licensed.missing.strip(), topic.needs_licensed.reference)
     return ItemResult(
         item_id=item.id, description=item.description, service=item.service, body_region=item.body_region,
         decision=evaluation.decision, basis=None, rule=topic.id, citation=citation_of(topic),

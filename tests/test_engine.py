@@ -84,17 +84,22 @@ def test_a_request_in_a_period_without_rules_says_so(core_rules: Path) -> None:
 
 
 def test_a_request_after_every_period_names_the_date_not_an_unrelated_rule() -> None:
-    """In the shipped rules only the ancillary-service rule (open-ended) is in force for cervical therapy in
-    2018; the reason is the date, not that rule's condition."""
+    """In the shipped rules only the ancillary-service rule (open-ended) is in force for a lab test that names
+    no test in 2018; the reason is the date, not that rule's condition. (Cervical therapy in 2018, once the
+    example here, now names the licensed ACOEM guideline it needs.)"""
     data = load(CHRONIC)
     data["request_date"] = "2018-03-01"
-    data["requested_items"][0]["regions"] = ["cervical"]
+    data["requested_items"][0].update(regions=["cervical"], service="lab_test", description="Labs")
     item = evaluate(data).items[0]
     assert item.decision == "Not addressed"
-    assert item.rationale.startswith("No rule in force on 2018-03-01 for physical therapy (cervical region)")
-    assert "cpmtg_2016 (2016-07-28 to 2017-11-30)" in item.rationale
+    assert item.rationale.startswith("No rule in force on 2018-03-01 for lab test (cervical region)")
+    assert "opioids_2016 (2016-07-28 to 2017-11-30)" in item.rationale
     assert "PROC-ANCILLARY" not in item.rationale
     assert any("PROC-ANCILLARY" in note for note in item.notes)
+    data["requested_items"][0].update(service="physical_therapy", description="Physical therapy")
+    therapy = evaluate(data).items[0]
+    assert therapy.decision == "Needs licensed guideline"
+    assert therapy.citation is not None and therapy.citation.guideline_id == "acoem_2017_cervical"
 
 
 def test_a_service_without_rules_is_not_addressed(core_rules: Path) -> None:

@@ -134,7 +134,7 @@ def test_json_output_has_the_documented_shape() -> None:
     item = data["items"][0]
     assert set(item) == {"item_id", "description", "service", "body_region", "decision", "basis", "rule", "citation",
                          "rationale", "criteria", "missing_documentation", "assumptions", "notes", "trace",
-                         "formulary"}
+                         "formulary", "needs_licensed"}
     assert item["formulary"] is None  # physical therapy: no drug formulary
     assert item["citation"]["guideline_id"] == "cpmtg_2009"
     assert {c["state"] for c in item["criteria"]} <= {"met", "not_met", "not_documented"}

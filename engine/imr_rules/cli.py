@@ -313,14 +313,25 @@ def _case_file_problems(case_file: Path) -> list[Diagnostic]:
 
 @app.command("coverage")
 def coverage_command(
-    paths: Annotated[list[Path], typer.Argument(help="Case files or folders (e.g. cases/historical).",
-                                                show_default=False)],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Case files or folders (e.g. cases/historical).",
+                                                       show_default=False)] = None,
     rules: RulesOption = None,
+    catalogue: Annotated[bool, typer.Option("--catalogue", help="Which sections of each guideline have a rule "
+                                            "(rules/guideline_catalogue.yaml).")] = False,
+    show_covered: Annotated[bool, typer.Option("--show-covered", help="With --catalogue: list covered sections "
+                                               "and their rules too.")] = False,
 ) -> None:
     """Share of items the rule base addresses, per service category, and agreement with recorded decisions."""
     from imr_rules.regression.report import render_coverage
     from imr_rules.regression.runner import case_files, coverage, evaluate_files
 
+    if catalogue:
+        _catalogue_coverage(rules, show_covered)
+    if not paths:
+        if not catalogue:
+            typer.echo("error: give case files or folders, or --catalogue", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        return
     engine = _evaluator_or_exit(rules)
     files = case_files(paths)
     results = list(evaluate_files(files, engine))
@@ -328,6 +339,28 @@ def coverage_command(
     table = coverage(rows)
     typer.echo(_report(render_coverage(table, dt.date.today(), engine.rule_base_version)), nl=False)
     _report_failed_inputs(results)
+
+
+def _catalogue_coverage(rules: Path | None, show_covered: bool) -> None:
+    """Print the catalogue coverage of the rule base (exit 4 if the catalogue or rule base has errors)."""
+    from imr_rules.authoring.guideline_catalogue import (
+        catalogue_coverage,
+        check_catalogue,
+        load_catalogue,
+        render_catalogue_coverage,
+    )
+
+    try:
+        rule_base, _ = load_rule_base(rules)
+        catalogue = load_catalogue(rule_base.root)
+    except InputError as exc:
+        raise _fail(exc.diagnostics, EXIT_BAD_RULES, "catalogue not usable") from None
+    problems = check_catalogue(catalogue, rule_base)
+    if problems:
+        raise _fail(problems, EXIT_BAD_RULES, "catalogue not usable")
+    rows = catalogue_coverage(catalogue, rule_base)
+    typer.echo(terminal_text(render_catalogue_coverage(rows, dt.date.today(), rule_base.version, show_covered)),
+               nl=False)
 
 
 EXIT_UNEXPECTED_FLIPS = 5

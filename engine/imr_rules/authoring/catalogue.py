@@ -47,7 +47,9 @@ def render_catalogue(rule_base: RuleBase, markdown: bool) -> str:
     """The rule catalogue as an aligned text table or a Markdown table, with the criteria counts."""
     rows = _rows(rule_base)
     leaves, practice, unsourced = _counts(rule_base)
-    summary = (f"{len(rows)} topic rules, {leaves} criteria ({practice} marked basis: reviewer_practice, "
+    licensed = sum(1 for t in rule_base.topics if t.needs_licensed is not None)
+    summary = (f"{len(rows)} topic rules ({licensed} needing the licensed guideline text), {leaves} "
+               f"criteria ({practice} marked basis: reviewer_practice, "
                f"{unsourced} without sources), rule base {rule_base.version}")
     if markdown:
         lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
@@ -65,6 +67,10 @@ def render_criteria(rule_base: RuleBase, markdown: bool) -> str:
         lines.append(f"## {topic.id}: {topic.title}" if markdown else f"{topic.id}: {topic.title}")
         if not topic.recommended:
             lines.append("  - not recommended by the guideline: no criteria (always Upheld)")
+        if topic.needs_licensed is not None:
+            need = topic.needs_licensed
+            lines.append(f"  - needs the licensed guideline text: no criteria (missing: {need.missing.strip()}; "
+                         f"{need.reference})")
         for criterion, sources in sourced_criteria(topic):
             depth = _depth(topic, criterion)
             marker = "" if criterion.basis == "guideline" else f" [reviewer practice: {criterion.reason}]"

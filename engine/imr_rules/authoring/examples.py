@@ -11,11 +11,20 @@ from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.rulebase.model import RuleBase, Topic
 
-REQUIRED_OUTCOMES = {
+REQUIRED_OUTCOMES: dict[tuple[str, str | None], str] = {
     ("Overturned", "met"): "an Overturned example",
     ("Upheld", "not_met"): "an Upheld example (criteria not met)",
     ("Upheld", "not_documented"): "an Upheld example for missing documentation",
 }
+
+
+def required_outcomes(topic: Topic) -> dict[tuple[str, str | None], str]:
+    """The outcomes a topic's examples must show: all three; Upheld if not recommended; needs-licensed."""
+    if topic.needs_licensed is not None:
+        return {("Needs licensed guideline", None): "the 'Needs licensed guideline' outcome"}
+    if not topic.recommended:
+        return {("Upheld", "not_met"): "an Upheld example"}
+    return dict(REQUIRED_OUTCOMES)
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ def load_examples(rule_base: RuleBase) -> tuple[list[Example], list[Diagnostic]]
                 continue
             examples.append(Example(topic, path, case))
             covered |= {(e.decision, e.basis) for e in case.expect if e.rule in (None, topic.id)}
-        required = REQUIRED_OUTCOMES if topic.recommended else {("Upheld", "not_met"): "an Upheld example"}
+        required = required_outcomes(topic)
         for outcome, wording in required.items():
             if outcome not in covered:
                 problems.append(Diagnostic(topic.where.file, topic.where.line, "examples",

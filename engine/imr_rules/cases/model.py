@@ -395,7 +395,7 @@ class ExpectedItem(_Strict):
     """What an example case must come out as (rule fixtures)."""
 
     item: str
-    decision: Literal["Upheld", "Overturned", "Not addressed"]
+    decision: Literal["Upheld", "Overturned", "Not addressed", "Needs licensed guideline"]
     basis: Literal["met", "not_met", "not_documented"] | None = None
     rule: str | None = None
 

@@ -7,7 +7,7 @@ which templates show it and in what order.
 
 from __future__ import annotations
 
-from imr_rules.engine.results import Citation, CriterionResult, ItemResult
+from imr_rules.engine.results import Citation, CriterionResult, ItemResult, LicensedNeed
 from imr_rules.engine.session import ItemEvaluation, NotAddressed
 from imr_rules.rulebase.model import Criterion, RuleBase, Topic
 from imr_rules.rulebase.templates import fill, format_value
@@ -113,6 +113,8 @@ def citation_of(topic: Topic) -> Citation:
 def explain_item(rule_base: RuleBase, evaluation: ItemEvaluation) -> ItemResult:
     """The item's result from its evaluation record: citation, rationale, criteria, missing documentation."""
     topic = evaluation.topic
+    if topic is not None and topic.needs_licensed is not None:
+        return _needs_licensed_result(topic, evaluation)
     if topic is None or evaluation.basis is None:
         return _not_addressed_result(evaluation)
     outcome = evaluation.basis
@@ -121,12 +123,7 @@ def explain_item(rule_base: RuleBase, evaluation: ItemEvaluation) -> ItemResult:
     template = {"met": topic.rationale.overturned, "not_met": topic.rationale.upheld,
                 "not_documented": topic.rationale.not_documented}[outcome]
     rationale = render_template(template, evaluation, topic, " ".join(sentences))
-    notes = list(evaluation.notes)
-    if topic.guideline.note:
-        notes.append(topic.guideline.note)
-    for other in evaluation.active:
-        if other is not topic:
-            notes.append(f"rule {other.id} also applies; {topic.id} decides (precedence {topic.precedence})")
+    notes = _notes(topic, evaluation)
     item = evaluation.item
     return ItemResult(
         item_id=item.id, description=item.description, service=item.service,
@@ -135,6 +132,30 @@ def explain_item(rule_base: RuleBase, evaluation: ItemEvaluation) -> ItemResult:
         missing_documentation=[] if evaluation.decision == "Overturned"
         else missing_documentation(topic, rule_base, evaluation),
         assumptions=list(evaluation.assumptions), notes=notes, trace=list(evaluation.trace))
+
+
+def _notes(topic: Topic, evaluation: ItemEvaluation) -> list[str]:
+    notes = list(evaluation.notes)
+    if topic.guideline.note:
+        notes.append(topic.guideline.note)
+    for other in evaluation.active:
+        if other is not topic:
+            notes.append(f"rule {other.id} also applies; {topic.id} decides (precedence {topic.precedence})")
+    return notes
+
+
+def _needs_licensed_result(topic: Topic, evaluation: ItemEvaluation) -> ItemResult:
+    """An item only the licensed guideline text could decide: the topic, the edition in force, what is missing."""
+    assert topic.needs_licensed is not None
+    item = evaluation.item
+    need = LicensedNeed(topic.topic, topic.guideline.id, topic.guideline.edition, topic.citation.section,
+                        topic.needs_licensed.missing.strip(), topic.needs_licensed.reference)
+    return ItemResult(
+        item_id=item.id, description=item.description, service=item.service, body_region=item.body_region,
+        decision=evaluation.decision, basis=None, rule=topic.id, citation=citation_of(topic),
+        rationale=render_template(topic.rationale.needs_licensed, evaluation, topic),
+        assumptions=list(evaluation.assumptions), notes=_notes(topic, evaluation), trace=list(evaluation.trace),
+        needs_licensed=need)
 
 
 def _words(value: str) -> str:

@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
-Outcome = Literal["Upheld", "Overturned", "Not addressed"]
+NEEDS_LICENSED: Literal["Needs licensed guideline"] = "Needs licensed guideline"
+"""The decision when only the licensed guideline text could decide: not a determination, not agreement."""
+Outcome = Literal["Upheld", "Overturned", "Not addressed", "Needs licensed guideline"]
 Basis = Literal["met", "not_met", "not_documented"]
 
 
@@ -76,6 +78,18 @@ class FormularyResult:
 
 
 @dataclass
+class LicensedNeed:
+    """Why an item needs the licensed guideline: the topic, the edition in force, what public source is missing."""
+
+    topic: str
+    guideline_id: str
+    edition: str
+    section: str | None
+    missing: str
+    reference: str
+
+
+@dataclass
 class ItemResult:
     """The outcome for one requested item."""
 
@@ -95,6 +109,7 @@ class ItemResult:
     trace: list[TraceStep] = field(default_factory=list)
     formulary: FormularyResult | None = None
     """The formulary pre-screen (medication items dispensed from 1/1/2018), or None."""
+    needs_licensed: LicensedNeed | None = None
 
 
 @dataclass

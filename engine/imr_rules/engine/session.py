@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 from imr_rules.cases.facts import FactValue
 from imr_rules.cases.model import RequestedItem
-from imr_rules.engine.results import FactRead, Outcome, TraceStep
+from imr_rules.engine.results import NEEDS_LICENSED, FactRead, Outcome, TraceStep
 from imr_rules.rulebase.compiler import (
     ActivateAction,
     CombineAction,
@@ -138,7 +138,9 @@ class ItemSession:
         topic = choose_topic(self.active) if self.active and not_addressed is None else None
         basis: CriterionState | None = None
         decision: Outcome = "Not addressed"
-        if topic is not None:
+        if topic is not None and topic.needs_licensed is not None:
+            decision = NEEDS_LICENSED  # no basis: nothing was decided on criteria
+        elif topic is not None:
             basis = self.outcomes.get(topic.id, "not_documented")
             decision = "Overturned" if basis == "met" else "Upheld"
         return ItemEvaluation(
@@ -253,7 +255,8 @@ class ActionRunner:
         outcome = combine("all", [self.session.states[c.key][0] for c in topic.criteria]) if topic.recommended \
             else "not_met"
         self.session.outcomes[topic.id] = outcome
-        self.session.step(topic.id, "decision", "criteria " + outcome.replace("_", " "), [])
+        self.session.step(topic.id, "decision", "needs the licensed guideline text" if topic.needs_licensed
+                          else "criteria " + outcome.replace("_", " "), [])
 
     def _emit(self, fact: Message) -> None:
         assert self._assert is not None

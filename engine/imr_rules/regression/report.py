@@ -12,7 +12,8 @@ from imr_rules.regression.runner import CategoryRow, Flip, ItemOutcome, Metrics,
 from imr_rules.regression.split import CHECK_MODULUS, split_of
 
 DECISIONS = ("Upheld", "Overturned")
-PREDICTED = ("Upheld", "Overturned", "Not addressed")
+NEEDS = "Needs licensed guideline"
+PREDICTED = ("Upheld", "Overturned", "Not addressed", "Needs licensed guideline")
 
 
 def _pct(value: float | None) -> str:
@@ -28,6 +29,7 @@ def summary_lines(metrics: Metrics) -> list[str]:
     b = metrics.binary
     return [
         f"Coverage (items a rule decided): {_pct(metrics.coverage)} ({_fraction(metrics.addressed, metrics.items)})",
+        f"Needing the licensed guideline text (named, not decided, not agreement): {metrics.needs_licensed}",
         f"Decision agreement, all items: {_pct(metrics.agreement)} ({_fraction(metrics.agree, metrics.items)}); "
         f"items a rule decided: {_pct(metrics.agreement_addressed)} ({_fraction(metrics.agree, metrics.addressed)})",
         f"Overturned recall: {_pct(b.recall)} ({_fraction(b.tp, b.tp + b.fn)}); precision: {_pct(b.precision)} "
@@ -83,9 +85,10 @@ def render_text(metrics: Metrics, rows: list[ItemOutcome], flips: list[Flip] | N
     """The full text report; disagreements and flips of check items are listed only with ``show_check``."""
     lines = [f"Regression: {metrics.items} recorded items in {cases} cases; rule base {rule_base_version}; "
              f"measured {measured.isoformat()}", "", "Confusion matrix (rows: recorded; columns: imr-rules):",
-             f"  {'':<12}" + "".join(f"{p:>15}" for p in PREDICTED)]
+             f"  {'':<12}" + "".join(f"{p:>{26 if p == NEEDS else 15}}" for p in PREDICTED)]
     for recorded in DECISIONS:
-        lines.append(f"  {recorded:<12}" + "".join(f"{metrics.confusion.get((recorded, p), 0):>15}" for p in PREDICTED))
+        counts = [(metrics.confusion.get((recorded, p), 0), 26 if p == NEEDS else 15) for p in PREDICTED]
+        lines.append(f"  {recorded:<12}" + "".join(f"{count:>{width}}" for count, width in counts))
     lines += ["", *summary_lines(metrics), "", "Tune and check (" + SPLIT_NOTE + "):",
               *split_lines(metrics_by_split(rows)), "", "Per category:",
               f"  {'category':<32}{'items':>6}{'decided':>9}{'agree':>7}{'overturned':>12}{'found':>7}"]
@@ -145,12 +148,14 @@ def render_junit(rows: list[ItemOutcome], show_check: bool = False) -> str:
     """
     recorded = [r for r in rows if r.recorded_decision is not None]
     failures = [r for r in recorded if r.addressed and not r.agrees]
-    skipped = [r for r in recorded if not r.addressed]
+    skipped = [r for r in recorded if not r.addressed]  # not addressed, or needing the licensed text
     suite = ElementTree.Element("testsuite", name="imr-rules regress", tests=str(len(recorded)),
                                 failures=str(len(failures)), skipped=str(len(skipped)), errors="0")
     for r in recorded:
         case = ElementTree.SubElement(suite, "testcase", classname=f"imr.{r.split}.{r.service}", name=printable(r.key))
-        if not r.addressed:
+        if r.needs_licensed:
+            ElementTree.SubElement(case, "skipped", message=f"needs the licensed guideline text ({r.rule})")
+        elif not r.addressed:
             ElementTree.SubElement(case, "skipped", message="not addressed by the rule base")
         elif not r.agrees:
             failure = ElementTree.SubElement(case, "failure", message=f"recorded {r.recorded_decision}, "
@@ -196,7 +201,7 @@ def render_html(metrics: Metrics, rows: list[ItemOutcome], flips: list[Flip] | N
     e = html.escape
     matrix = "".join(
         f"<tr><th>{d}</th>" + "".join(
-            f'<td class="{"ok" if d == p else ("na" if p == "Not addressed" else "bad")}">'
+            f'<td class="{"ok" if d == p else ("na" if p in ("Not addressed", NEEDS) else "bad")}">'
             f"{metrics.confusion.get((d, p), 0)}</td>" for p in PREDICTED) + "</tr>" for d in DECISIONS)
     disagreements = "".join(
         f"<tr><td>{e(r.key)}</td><td>{e(r.service)}</td><td>{e(str(r.recorded_decision))}</td>"
@@ -244,7 +249,7 @@ td.ok {{ background: #c8e6c9; }} td.bad {{ background: #ffcdd2; }} td.na {{ back
 def render_coverage(rows: list[CategoryRow], measured: dt.date, rule_base_version: str) -> str:
     """The coverage table: items, addressed share and decision agreement per service category."""
     lines = [f"Coverage measured {measured.isoformat()} with rule base {rule_base_version}", "",
-             f"{'category':<32}{'items':>6}{'addressed':>11}{'share':>8}{'agree':>8}"]
+             f"{'category':<32}{'items':>6}{'addressed':>11}{'share':>8}{'agree':>8}{'licensed':>10}"]
     total = CategoryRow("TOTAL")
     for row in rows:
         lines.append(_coverage_line(row))
@@ -252,12 +257,14 @@ def render_coverage(rows: list[CategoryRow], measured: dt.date, rule_base_versio
         total.addressed += row.addressed
         total.agree += row.agree
         total.recorded += row.recorded
-    lines += ["-" * 65, _coverage_line(total), "",
-              "share: items decided by some rule (not 'Not addressed'); "
-              "agree: addressed items whose decision equals the recorded one"]
+        total.needs_licensed += row.needs_licensed
+    lines += ["-" * 75, _coverage_line(total), "",
+              "share: items decided by some rule (Upheld or Overturned); "
+              "agree: addressed items whose decision equals the recorded one; "
+              "licensed: items only the licensed guideline text could decide (named, not decided)"]
     return "\n".join(lines) + "\n"
 
 
 def _coverage_line(row: CategoryRow) -> str:
     agree = f"{row.agree}/{row.recorded}" if row.recorded else "-"
-    return f"{row.category:<32}{row.items:>6}{row.addressed:>11}{row.share:>8.0%}{agree:>8}"
+    return f"{row.category:<32}{row.items:>6}{row.addressed:>11}{row.share:>8.0%}{agree:>8}{row.needs_licensed:>10}"

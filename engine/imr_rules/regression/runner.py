@@ -53,8 +53,13 @@ class ItemOutcome:
 
     @property
     def addressed(self) -> bool:
-        """Whether some rule decided the item."""
-        return self.decision != "Not addressed"
+        """Whether some rule decided the item (Upheld or Overturned)."""
+        return self.decision in ("Upheld", "Overturned")
+
+    @property
+    def needs_licensed(self) -> bool:
+        """Whether only the licensed guideline text could decide it (counted apart: not a decision)."""
+        return self.decision == "Needs licensed guideline"
 
     @property
     def agrees(self) -> bool:
@@ -309,6 +314,7 @@ class CategoryRow:
     agree: int = 0
     overturned: int = 0
     overturned_found: int = 0
+    needs_licensed: int = 0
 
     @property
     def share(self) -> float:
@@ -323,6 +329,7 @@ def category_rows(rows: Iterable[ItemOutcome]) -> list[CategoryRow]:
         category = categories.setdefault(row.service, CategoryRow(row.service))
         category.items += 1
         category.overturned += row.recorded_decision == "Overturned"
+        category.needs_licensed += row.needs_licensed
         if row.addressed:
             category.addressed += 1
             if row.recorded_decision is not None:
@@ -347,6 +354,7 @@ class Metrics:
     place_agree: int
     categories: list[CategoryRow]
     overturned_total: int
+    needs_licensed: int = 0
 
     @property
     def coverage(self) -> float:
@@ -396,7 +404,8 @@ def compute_metrics(rows: Iterable[ItemOutcome]) -> Metrics:
         confusion=dict(confusion), binary=binary, guideline_compared=len(same_guideline),
         guideline_agree=sum(same_guideline), place_compared=len(same_place), place_agree=sum(same_place),
         categories=category_rows(recorded),
-        overturned_total=sum(r.recorded_decision == "Overturned" for r in recorded))
+        overturned_total=sum(r.recorded_decision == "Overturned" for r in recorded),
+        needs_licensed=sum(r.needs_licensed for r in recorded))
 
 
 def metrics_by_split(rows: Iterable[ItemOutcome]) -> dict[str, Metrics]:

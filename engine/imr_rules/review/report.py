@@ -30,7 +30,13 @@ def _reads(reads: list[FactRead]) -> str:
 def _item_text(index: int, item: ItemResult, show_trace: bool) -> list[str]:
     lines = [f"{index}. {item.description}: {item.decision}", ""]
     lines += formulary_lines(item)
-    if item.citation is not None:
+    if item.needs_licensed is not None and item.citation is not None:
+        need = item.needs_licensed
+        lines.append(f"  Guideline in force: {item.citation.text}.")
+        lines.append(_wrap(f"Rule: {item.rule}; only the licensed guideline text decides {need.topic.replace('_', ' ')}"
+                           f" (edition {need.edition}); missing public source: {need.missing} ({need.reference})."))
+        lines.append("")
+    elif item.citation is not None:
         lines.append(f"  Guideline: Decision based on {item.citation.text}.")
         lines.append(_wrap(f"Rule: {item.rule}; basis: criteria {str(item.basis).replace('_', ' ')}."))
         lines.append("")
@@ -119,7 +125,7 @@ WHAT_IF_HEADING = "What documentation or request change would change the decisio
 def _offer_lines(item: ItemResult, changes: dict[str, list[Change]]) -> list[str]:
     """The offers found for one item: what the treating physician could document (if it is true) or change
     in the request, each checked by re-evaluating the item with it."""
-    if item.decision == "Not addressed":
+    if item.decision in ("Not addressed", "Needs licensed guideline"):
         return []
     if item.item_id not in changes:
         return ["", f"  {WHAT_IF_HEADING}: not searched (explain searches the first {len(changes)} items of a "

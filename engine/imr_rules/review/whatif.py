@@ -208,7 +208,7 @@ def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int
     full = full if full is not None else evaluator.evaluate(case)
     decisions: dict[str, str] = {i.item_id: i.decision for i in full.items}
     base = next(i for i in full.items if i.item_id == item_id)
-    if base.decision == "Not addressed":
+    if base.decision in ("Not addressed", "Needs licensed guideline"):
         return []
     item = case.item(item_id)
     rule_base = evaluator.compiled.rule_base
@@ -241,7 +241,7 @@ def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int
                 break
             budget -= 1
             result = outcome({fact: value})
-            if result.decision not in (base.decision, "Not addressed"):
+            if result.decision not in (base.decision, "Not addressed", "Needs licensed guideline"):
                 found.append(change((fact, value), result=result))
                 break  # the nearest value for this fact is enough
             scored.append((_progress(result) - _progress(base), value))
@@ -255,7 +255,7 @@ def what_would_change(evaluator: Evaluator, case: Case, item_id: str, limit: int
             if fact_a == fact_b or key in tried:
                 continue
             result = outcome({fact_a: value_a, fact_b: value_b})
-            if result.decision not in (base.decision, "Not addressed"):
+            if result.decision not in (base.decision, "Not addressed", "Needs licensed guideline"):
                 tried.add(key)  # one change per pair of facts is enough
                 found.append(change((fact_a, value_a), (fact_b, value_b), result=result))
     return sorted(found, key=lambda c: (len(c.changes), c.cost))[:limit]

@@ -21,6 +21,8 @@ from imr_rules.rulebase.templates import template_fields
 
 REGISTRY_FILE = "guidelines.yaml"
 FACTS_FILE = "facts.yaml"
+CATALOGUE_FILE = "guideline_catalogue.yaml"
+"""The guideline catalogue (sections of each guideline) read by ``imr-rules coverage --catalogue``; not a rule file."""
 RuleFile = Union[TopicFile, DerivationFile]
 
 
@@ -44,7 +46,7 @@ def rule_file_paths(root: Path) -> list[Path]:
         relative = path.relative_to(root)
         if any(part.endswith(".examples") for part in relative.parts[:-1]) or relative.parts[0] == VOCABULARY_DIR:
             continue
-        if relative.as_posix() in (REGISTRY_FILE, FACTS_FILE):
+        if relative.as_posix() in (REGISTRY_FILE, FACTS_FILE, CATALOGUE_FILE):
             continue
         paths.append(path)
     return paths

@@ -137,11 +137,19 @@ class DerivationSpec(_Strict):
 
 
 class RationaleSpec(_Strict):
-    """Rationale templates for the item's outcome."""
+    """Rationale templates for the item's outcome (a needs-licensed topic gives ``needs_licensed`` only)."""
 
-    overturned: str
-    upheld: str
-    not_documented: str
+    overturned: str = ""
+    upheld: str = ""
+    not_documented: str = ""
+    needs_licensed: str = Field(default="", description="Needs-licensed topics: why only the licensed text decides.")
+
+
+class NeedsLicensedSpec(_Strict):
+    """Only the licensed guideline text could decide: the public sources do not give its criteria."""
+
+    missing: str = Field(description="What public source is missing, e.g. 'the MRI criteria of the section'.")
+    reference: str = Field(description="Where the reference says so, e.g. 'mtus-current-reference.md 5 item 1 [C]'.")
 
 
 class TopicFile(_Strict):
@@ -151,7 +159,9 @@ class TopicFile(_Strict):
     id: Id
     title: str
     topic: Id
-    guideline: Id
+    guideline: Id | None = Field(default=None, description="The edition; or list them under 'editions'.")
+    editions: list[Id] | None = Field(default=None, min_length=1, description="The same topic under each of "
+                                      "these editions: one rule per edition, with id '<id>.<edition>'.")
     citation: CitationSpec
     applies_to: AppliesToSpec
     precedence: int = Field(default=10, ge=0, le=1000)
@@ -160,6 +170,9 @@ class TopicFile(_Strict):
     derive: list[DerivationSpec] = Field(default_factory=list)
     recommended: bool = Field(default=True, description="False: the guideline does not recommend the service; "
                                                         "the topic has no criteria and always comes out Upheld.")
+    needs_licensed: NeedsLicensedSpec | None = Field(
+        default=None, description="Only the licensed guideline text decides: no criteria; the item comes out "
+                                  "'Needs licensed guideline', naming the topic, edition and missing source.")
     criteria: list[CriterionSpec] = Field(default_factory=list)
     rationale: RationaleSpec
 
@@ -282,6 +295,7 @@ class Topic:
     rationale: RationaleSpec
     where: Located
     path: Path
+    needs_licensed: NeedsLicensedSpec | None = None
 
     @property
     def examples_dir(self) -> Path:

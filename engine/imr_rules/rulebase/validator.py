@@ -101,9 +101,7 @@ def validate_rules(loaded: LoadedRules) -> tuple[RuleBase | None, list[Diagnosti
         if isinstance(parsed, DerivationFile):
             derivations.extend(_derivations(ctx, parsed.derive, document, None, ("derive",)))
         else:
-            topic = _topic(ctx, parsed, document, guidelines)
-            if topic is not None:
-                topics.append(topic)
+            topics.extend(_topics(ctx, parsed, document, guidelines))
     errors = [d for d in ctx.diagnostics if d.severity == "error"]
     if errors or not topics:
         if not topics and not errors:
@@ -295,44 +293,97 @@ def _derivations(ctx: _Context, specs: Iterable[DerivationSpec], document: Sourc
     return result
 
 
-def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument,
-           guidelines: dict[str, Guideline]) -> Topic | None:
-    errors_before = ctx.error_count()
-    guideline = guidelines.get(parsed.guideline)
+def _editions(ctx: _Context, parsed: TopicFile, document: SourceDocument) -> list[tuple[str, PathKey]]:
+    """The editions a topic file is written for, each with where it is named: 'guideline' or 'editions'."""
+    if (parsed.guideline is None) == (parsed.editions is None):
+        ctx.error(document, ("guideline",), f"topic {parsed.id} needs exactly one of 'guideline' and 'editions'",
+                  "name one edition under 'guideline', or several under 'editions'")
+        return []
+    if parsed.guideline is not None:
+        return [(parsed.guideline, ("guideline",))]
+    assert parsed.editions is not None
+    return [(edition, ("editions", i)) for i, edition in enumerate(parsed.editions)]
+
+
+def _topics(ctx: _Context, parsed: TopicFile, document: SourceDocument,
+            guidelines: dict[str, Guideline]) -> list[Topic]:
+    """The topic rules of a topic file: one, or one per edition listed under 'editions' (id '<id>.<edition>')."""
+    start = len(ctx.diagnostics)
+    editions = _editions(ctx, parsed, document)
+    several = parsed.editions is not None
+    topics = [_topic(ctx, parsed, document, guidelines, edition, where, several) for edition, where in editions]
+    new = ctx.diagnostics[start:]
+    ctx.diagnostics[start:] = [d for i, d in enumerate(new) if d not in new[:i]]  # once per file, not per edition
+    return [t for t in topics if t is not None]
+
+
+def _check_guideline(ctx: _Context, parsed: TopicFile, document: SourceDocument, guidelines: dict[str, Guideline],
+                     edition: str, where: PathKey) -> Guideline | None:
+    guideline = guidelines.get(edition)
     if guideline is None:
-        match = difflib.get_close_matches(parsed.guideline, list(guidelines), n=1, cutoff=0.5)
-        ctx.error(document, ("guideline",), f"unknown guideline '{parsed.guideline}'",
+        match = difflib.get_close_matches(edition, list(guidelines), n=1, cutoff=0.5)
+        ctx.error(document, where, f"unknown guideline '{edition}'",
                   f"did you mean '{match[0]}'?" if match else "add it to rules/guidelines.yaml")
     elif guideline.cite_by == "pages" and not parsed.citation.pages:
         ctx.error(document, ("citation", "pages"), f"{guideline.id} is cited by page; pages are missing")
     elif guideline.cite_by == "section" and not parsed.citation.section:
         ctx.error(document, ("citation", "section"), f"{guideline.id} is cited by section; section is missing")
+    return guideline
+
+
+def _check_kind(ctx: _Context, parsed: TopicFile, document: SourceDocument) -> None:
+    """Criteria and rationale fit the topic's kind: with criteria, not recommended, or needs-licensed."""
+    licensed = parsed.needs_licensed is not None
+    if parsed.recommended and not parsed.criteria and not licensed:
+        ctx.error(document, ("criteria",), f"topic {parsed.id} has no criteria",
+                  "list the criteria, set 'recommended: false' for a service the guideline does not recommend, "
+                  "or 'needs_licensed' where only the licensed guideline text gives them")
+    if (not parsed.recommended or licensed) and parsed.criteria:
+        ctx.error(document, ("criteria",), f"topic {parsed.id} is not recommended or needs the licensed text, "
+                  "but lists criteria", "such a topic has no criteria to meet; remove them or that line")
+    if licensed and not parsed.recommended:
+        ctx.error(document, ("needs_licensed",), f"topic {parsed.id} is both not recommended and needs-licensed",
+                  "keep one: the guideline's position is either known (not recommended) or not public")
+    allowed = ("needs_licensed",) if licensed else ("overturned", "upheld", "not_documented")
+    wanted = allowed if parsed.recommended else ("upheld",)  # a not-recommended topic is always Upheld
+    for name in ("overturned", "upheld", "not_documented", "needs_licensed"):
+        template = getattr(parsed.rationale, name)
+        if name in wanted and not template.strip():
+            ctx.error(document, ("rationale",), f"topic {parsed.id} has no '{name}' rationale",
+                      f"add rationale: {name}: a template for that outcome")
+        elif name not in allowed and template.strip():
+            ctx.error(document, ("rationale", name), f"topic {parsed.id} cannot come out '{name}'",
+                      "remove that rationale" + (" (a needs-licensed topic gives needs_licensed only)"
+                                                 if licensed else " (needs_licensed is for needs-licensed topics)"))
+        else:
+            _check_template(ctx, template, document, ("rationale", name))
+
+
+def _topic(ctx: _Context, parsed: TopicFile, document: SourceDocument, guidelines: dict[str, Guideline],
+           edition: str, where: PathKey, several: bool) -> Topic | None:
+    errors_before = ctx.error_count()
+    guideline = _check_guideline(ctx, parsed, document, guidelines, edition, where)
     _check_applies_to(ctx, parsed, document)
     when = [_condition(ctx, text, document, ("applies_to", "when", i)) for i, text in
             enumerate(parsed.applies_to.when)]
-    derive = _derivations(ctx, parsed.derive, document, parsed.id, ("derive",))
+    topic_id = f"{parsed.id}.{edition}" if several else parsed.id
+    derive = _derivations(ctx, parsed.derive, document, topic_id, ("derive",))
     seen: set[str] = set()
-    criteria = [_criterion(ctx, spec, document, ("criteria", i), parsed.id, seen)
+    criteria = [_criterion(ctx, spec, document, ("criteria", i), topic_id, seen)
                 for i, spec in enumerate(parsed.criteria)]
     for i, spec in enumerate(parsed.criteria):
         _check_provenance(ctx, spec, document, ("criteria", i), inherited=())
-    for name in ("overturned", "upheld", "not_documented"):
-        _check_template(ctx, getattr(parsed.rationale, name), document, ("rationale", name))
-    if parsed.recommended and not parsed.criteria:
-        ctx.error(document, ("criteria",), f"topic {parsed.id} has no criteria",
-                  "list the criteria, or set 'recommended: false' for a service the guideline does not recommend")
-    if not parsed.recommended and parsed.criteria:
-        ctx.error(document, ("criteria",), f"topic {parsed.id} is not recommended but lists criteria",
-                  "a not-recommended service has no criteria to meet; remove them or the recommended line")
+    _check_kind(ctx, parsed, document)
     if ctx.error_count() > errors_before or guideline is None:
         return None
     regions = tuple(parsed.applies_to.body_regions) if parsed.applies_to.body_regions else None
     return Topic(
-        id=parsed.id, title=parsed.title, topic=parsed.topic, guideline=guideline, citation=parsed.citation,
+        id=topic_id, title=parsed.title, topic=parsed.topic, guideline=guideline, citation=parsed.citation,
         services=tuple(parsed.applies_to.services), body_regions=regions,
         when=[c for c in when if c is not None], precedence=parsed.precedence, recommended=parsed.recommended,
         criteria=[c for c in criteria if c is not None], derive=derive, rationale=parsed.rationale,
-        where=Located(document.name, document.line_of(("id",))), path=document.path)
+        where=Located(document.name, document.line_of(where if several else ("id",))), path=document.path,
+        needs_licensed=parsed.needs_licensed)
 
 
 def _check_applies_to(ctx: _Context, parsed: TopicFile, document: SourceDocument) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import os
 import re
 from collections.abc import Iterable
@@ -375,9 +376,33 @@ def shipped_rules_dir() -> Path:
     return package.parent.parent / "rules"
 
 
-@functools.lru_cache(maxsize=8)
-def _vocabulary_at(folder: Path) -> Vocabulary:
+def _content_key(folder: Path) -> str:
+    """A digest of the vocabulary files' names and bytes: a changed file is never served from the cache."""
+    digest = hashlib.sha256()
+    for path in vocabulary_files(folder):
+        digest.update(str(path).encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"<unreadable>")
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def _loaded(folder: Path, content_key: str) -> tuple[Vocabulary | None, tuple[Diagnostic, ...]]:
     vocabulary, diagnostics = load_vocabulary(folder)
+    return vocabulary, tuple(diagnostics)
+
+
+def load_vocabulary_once(folder: Path) -> tuple[Vocabulary | None, list[Diagnostic]]:
+    """``load_vocabulary``, read once per process for the same files (the rule base and the case reader share it)."""
+    folder = folder.resolve()
+    vocabulary, diagnostics = _loaded(folder, _content_key(folder))
+    return vocabulary, list(diagnostics)
+
+
+def _vocabulary_at(folder: Path) -> Vocabulary:
+    vocabulary, diagnostics = load_vocabulary_once(folder)
     if vocabulary is None:
         raise InputError([d for d in diagnostics if d.severity == "error"])
     return vocabulary

@@ -12,7 +12,7 @@ from typing import Union
 from pydantic import BaseModel, ValidationError
 
 from imr_rules.cases.tables import TEMPLATE_WORDS, Tables
-from imr_rules.cases.vocabulary import VOCABULARY_DIR, Vocabulary, load_vocabulary
+from imr_rules.cases.vocabulary import VOCABULARY_DIR, Vocabulary, load_vocabulary_once
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.common.model_errors import translate
 from imr_rules.common.yaml_source import SourceDocument, load_yaml
@@ -92,7 +92,7 @@ def load_rules(root: Path) -> LoadedRules:
         parsed = _parse(path, model, loaded)
         if parsed is not None:
             setattr(loaded, attribute, parsed)
-    loaded.vocabulary, problems = load_vocabulary(root / VOCABULARY_DIR)
+    loaded.vocabulary, problems = load_vocabulary_once(root / VOCABULARY_DIR)
     loaded.diagnostics.extend(problems)
     if loaded.vocabulary is not None:
         loaded.diagnostics.extend(formulary_template_problems(loaded.vocabulary.tables))

@@ -310,6 +310,18 @@ def _non_opioid_without_relief(scope: Scope) -> tuple[Any, str]:
     return None, "clinical.medications"
 
 
+def _tens_trial_failed(scope: Scope) -> tuple[Any, str]:
+    """Present when a TENS course of the item's region brought no relief or function; absent when it helped."""
+    courses, complete = _courses(scope, ["tens"], False)
+    if not courses:
+        return ("absent" if complete and courses is not None else None), "clinical.treatment"
+    if any("absent" in (c.function_response, c.pain_response) for c in courses):
+        return "present", "clinical.treatment"
+    if all(c.function_response == "present" for c in courses):
+        return "absent", "clinical.treatment"
+    return None, "clinical.treatment"
+
+
 def _class_in_use(classes: tuple[str, ...]) -> Projection:
     def project(scope: Scope) -> tuple[Any, str]:
         meds = scope.case.clinical.medications
@@ -467,6 +479,7 @@ def _clinical_projections() -> dict[str, Projection]:
         "medication.nsaid_in_use": _class_in_use(("nsaid",)),
         "medication.opioid_in_use": _class_in_use(("opioid",)),
         "medication.non_opioid_without_relief": _non_opioid_without_relief,
+        "tens.trial_failed": _tens_trial_failed,
         "medication.first_line_neuropathic_tried": _class_in_use(("antidepressant", "anticonvulsant")),
         "exam.muscle_spasm": _finding_fact("muscle_spasm"),
         "pain.neuropathic": _finding_fact("neuropathic_pain"),

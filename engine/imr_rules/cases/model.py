@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from imr_rules.cases.terms import (
     CategoryId,
     ConceptId,
+    DeviceId,
     FormulationId,
     NerveId,
     ProcedureId,
@@ -218,6 +219,8 @@ class RequestedItem(_Strict):
     formulation: FormulationId | None = None
     route: RouteId | None = None
     test_kind: TestKindId | None = Field(default=None, description="Which test: emg, ncs, emg_ncs, ecg...")
+    device: DeviceId | None = Field(
+        default=None, description="For equipment (dme), which kind of device (devices vocabulary), when stated.")
     procedure: ProcedureId | None = Field(
         default=None, description="For a surgery request, which procedure (procedures vocabulary), when stated.")
     ancillary_to: str | OutsideProcedure | None = Field(

@@ -33,6 +33,7 @@ WorkStatusId = Annotated[str, _term("work_statuses", "A work status from the wor
 TestKindId = Annotated[str, _term("test_kinds", "A test kind from the test_kinds vocabulary (emg, ncs, ecg...).")]
 UnitId = Annotated[str, _term("units", "A unit from the units vocabulary (tablets, g, ml, patches...).")]
 FormulationId = Annotated[str, _term("formulations", "A formulation from the formulations vocabulary.")]
+DeviceId = Annotated[str, _term("devices", "A kind of equipment from the devices vocabulary (lumbar_support...).")]
 RouteId = Annotated[str, _term("routes", "A route of administration from the routes vocabulary.")]
 NerveId = Annotated[str, _term("nerves", "A peripheral nerve from the nerves vocabulary.")]
 ConceptId = Annotated[str, _term("concepts", "A clinical concept from the concepts vocabulary.")]

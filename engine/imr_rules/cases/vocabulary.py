@@ -38,6 +38,7 @@ KINDS: dict[str, str] = {
     "units": "units a requested quantity is counted in",
     "formulations": "formulations of a requested medication",
     "routes": "routes of administration",
+    "devices": "kinds of durable medical equipment a request names (lumbar support, sling, cold unit...)",
     "nerves": "peripheral nerves a finding may name",
     "concepts": "clinical findings (signs, symptoms, tests, red flags) with is_a parents",
 }
@@ -45,7 +46,7 @@ KINDS: dict[str, str] = {
 
 SINGULAR = {"services": "service", "body_regions": "body region", "procedures": "procedure",
             "diagnosis_categories": "diagnosis category", "work_statuses": "work status", "test_kinds": "test kind",
-            "units": "unit", "formulations": "formulation", "routes": "route", "nerves": "nerve",
+            "units": "unit", "formulations": "formulation", "routes": "route", "devices": "device", "nerves": "nerve",
             "concepts": "clinical concept"}
 """How a message names one term of each kind."""
 
@@ -104,7 +105,7 @@ class VocabularyFile(_Strict):
 
     kind: Literal["vocabulary"]
     vocabulary: Literal["services", "body_regions", "procedures", "diagnosis_categories", "work_statuses",
-                        "test_kinds", "units", "formulations", "routes", "nerves", "concepts"]
+                        "test_kinds", "units", "formulations", "routes", "devices", "nerves", "concepts"]
     terms: list[TermSpec] = Field(min_length=1)
 
 

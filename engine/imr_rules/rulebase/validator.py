@@ -52,6 +52,7 @@ VOCABULARY_VALUES: dict[str, str] = {
     "item.route": "routes",
     "item.test_kind": "test_kinds",
     "item.procedure": "procedures",
+    "item.device": "devices",
 }
 """Base facts whose values are the terms of a vocabulary."""
 

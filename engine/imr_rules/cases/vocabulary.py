@@ -402,6 +402,7 @@ def load_vocabulary_once(folder: Path) -> tuple[Vocabulary | None, list[Diagnost
     return vocabulary, list(diagnostics)
 
 
+@functools.lru_cache(maxsize=8)
 def _vocabulary_at(folder: Path) -> Vocabulary:
     vocabulary, diagnostics = load_vocabulary_once(folder)
     if vocabulary is None:

@@ -54,16 +54,6 @@ class Disagreement:
 
 
 @dataclass
-class FlipRecord:
-    """An item whose decision or guideline changed since the baseline."""
-
-    key: str
-    before: dict[str, Any]
-    after: dict[str, Any]
-    accepted_reason: str | None
-
-
-@dataclass
 class InputProblem:
     """A problem of an input that could not be evaluated."""
 
@@ -86,7 +76,7 @@ class RegressionRecord:
     figures: dict[str, SplitFigures]
     disagreements: list[Disagreement]
     check_disagreements_hidden: int
-    flips: list[FlipRecord] | None
+    flips: list[Flip] | None
     failed_inputs: list[InputProblem]
 
 
@@ -117,7 +107,7 @@ def regression_record(results: list[FileResult], flips: list[Flip] | None, rule_
         sum(1 for result in results if result.outcomes),
         {name: _figures(m) for name, m in metrics_by_split(rows).items()},
         [_disagreement(row, files[row.key]) for row in shown], len(wrong) - len(shown),
-        None if flips is None else [FlipRecord(f.key, f.before, f.after, f.accepted_reason) for f in flips],
+        flips,
         [_problem(d) for d in problems])
 
 

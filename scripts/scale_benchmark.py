@@ -25,13 +25,16 @@ import yaml
 from imr_rules.regression.runner import FileResult, case_files, run_files
 from tools.synthetic import synthetic_case
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when available: the same YAML, faster
+
 
 def write_cases(folder: Path, count: int) -> list[Path]:
     rng = random.Random(20261201)
     for index in range(count):
         sub = folder / f"{index // 10_000:03d}"
         sub.mkdir(exist_ok=True)
-        (sub / f"syn-{index:07d}.yaml").write_text(yaml.safe_dump(synthetic_case(index, rng), sort_keys=False))
+        text = yaml.dump(synthetic_case(index, rng), Dumper=_DUMPER, sort_keys=False)
+        (sub / f"syn-{index:07d}.yaml").write_text(text)
     return case_files([folder])
 
 

@@ -29,7 +29,13 @@ from imr_rules.common.text import fit_width, json_text, printable, terminal_text
 from imr_rules.common.yaml_source import load_yaml
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
-from imr_rules.engine.knowledge_base import default_rules_dir, evaluator, load_knowledge_base, load_rule_base
+from imr_rules.engine.knowledge_base import (
+    default_rules_dir,
+    evaluator,
+    fresh_knowledge_base,
+    load_knowledge_base,
+    load_rule_base,
+)
 from imr_rules.engine.results import CaseResult
 
 if TYPE_CHECKING:
@@ -265,7 +271,7 @@ def validate(
 
     root = rules_dir or default_rules_dir()
     try:
-        knowledge_base = load_knowledge_base(root, register_all=True)
+        knowledge_base = fresh_knowledge_base(root)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, f"rules {root}") from None
     rule_base = knowledge_base.rule_base
@@ -273,7 +279,7 @@ def validate(
     if examples:
         found, example_problems = load_examples(rule_base)
         problems += example_problems
-        engine = evaluator(root)
+        engine = Evaluator(knowledge_base)
         for example in found:
             problems += check_example(example, engine)
     case_problems: list[Diagnostic] = []

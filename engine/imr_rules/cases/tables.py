@@ -39,7 +39,7 @@ FormularyStatus = Literal["exempt", "non_exempt", "unlisted", "unclear"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # ---- file formats ----------------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ class Icd10MapFile(_Strict):
 class ListingSpec(_Strict):
     """One MTUS Drug List status of an ingredient from a date on, with the reference's mark and section."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     from_date: dt.date = Field(alias="from")
     status: FormularyStatus

@@ -5,6 +5,8 @@ Collects every problem from every file; nothing is skipped silently.
 
 from __future__ import annotations
 
+import fnmatch
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -42,14 +44,14 @@ def rule_file_paths(root: Path) -> list[Path]:
     """Every rule file under ``root``: YAML files outside example folders and the vocabulary, except registry
     and catalogue."""
     paths = []
-    for path in sorted(root.rglob("*.y*ml")):
-        relative = path.relative_to(root)
-        if any(part.endswith(".examples") for part in relative.parts[:-1]) or relative.parts[0] == VOCABULARY_DIR:
-            continue
-        if relative.as_posix() in (REGISTRY_FILE, FACTS_FILE, CATALOGUE_FILE):
-            continue
-        paths.append(path)
-    return paths
+    for folder, subfolders, names in os.walk(root):
+        here = Path(folder)
+        # example folders and the vocabulary are not rule files: not even walked (they hold most files)
+        subfolders[:] = [name for name in subfolders if not name.endswith(".examples")
+                         and not (here == root and name == VOCABULARY_DIR)]
+        paths += [here / name for name in names if fnmatch.fnmatchcase(name, "*.y*ml")
+                  and not (here == root and name in (REGISTRY_FILE, FACTS_FILE, CATALOGUE_FILE))]
+    return sorted(paths)
 
 
 def _parse(path: Path, model: type[BaseModel], loaded: LoadedRules) -> tuple[BaseModel, SourceDocument] | None:

@@ -18,7 +18,7 @@ FactKind = Literal["finding", "number", "enum", "list", "date"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # ---- rules/guidelines.yaml -------------------------------------------------------------------------

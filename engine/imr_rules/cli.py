@@ -549,8 +549,8 @@ class ExtractFormat(StrEnum):
 
 @app.command()
 def extract(
-    letters: Annotated[list[Path], typer.Argument(help="IMR determination letters (PDF or text).",
-                                                  show_default=False)],
+    letters: Annotated[list[Path], typer.Argument(help="IMR determination letters (PDF or text), or folders "
+                                                       "searched for them.", show_default=False)],
     out_dir: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Write one case file per letter here.")]
     = None,
     output: Annotated[ExtractFormat, typer.Option("--format", "-f", help="Case file format.")] = ExtractFormat.yaml,
@@ -562,11 +562,19 @@ def extract(
 ) -> None:
     """Turn IMR letters into case files with their recorded decisions (facts from the case summary only).
 
+    A folder is searched for letters (a letter there as both text and PDF is read once, from the text).
     On standard output, YAML cases are separate documents and JSON cases one per line (JSON Lines, also
     -f jsonl), which `imr-rules evaluate -` reads.
     """
+    from imr_rules.intake.files import letter_files
     from imr_rules.intake.output import CaseFolder, SameCaseTwiceError, case_text
 
+    empty = [folder for folder in letters if folder.is_dir() and not letter_files([folder])]
+    letters = letter_files(letters)
+    if empty:
+        typer.echo(printable("no letters (*.pdf, *.txt) in " + ", ".join(map(str, empty))), err=True)
+        if not letters:
+            raise typer.Exit(EXIT_USAGE)
     file_format = "yaml" if output == ExtractFormat.yaml else "json"
     folder = CaseFolder(out_dir, file_format, force) if out_dir is not None else None
     failed = same_case = unwritten = 0

@@ -18,6 +18,7 @@ from imr_rules.common.extras import MissingExtraError
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
 from imr_rules.engine.results import ItemResult
+from imr_rules.intake.files import is_letter, letters_in
 from imr_rules.regression.split import Split, split_of
 
 
@@ -100,14 +101,6 @@ def _section_key(text: str) -> str:
     return " ".join(head.lower().replace("section:", "").split())
 
 
-LETTER_SUFFIXES = (".txt", ".pdf")
-
-
-def is_letter(path: Path) -> bool:
-    """True for an IMR letter (PDF or plain text) rather than a case file."""
-    return path.suffix.lower() in LETTER_SUFFIXES
-
-
 def case_files(paths: Iterable[Path]) -> list[Path]:
     """Case files and letters under ``paths``.
 
@@ -122,9 +115,7 @@ def case_files(paths: Iterable[Path]) -> list[Path]:
             continue
         found.extend(p for p in sorted(path.rglob("*.y*ml"))
                      if not p.name.startswith("_") and not any(x.endswith(".examples") for x in p.parts))
-        letters = sorted(p for p in path.rglob("*") if is_letter(p) and not p.name.startswith("_"))
-        texts = {p.with_suffix("") for p in letters if p.suffix.lower() == ".txt"}
-        found.extend(p for p in letters if p.suffix.lower() == ".txt" or p.with_suffix("") not in texts)
+        found.extend(letters_in(path))
     return found
 
 

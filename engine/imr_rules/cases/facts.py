@@ -29,6 +29,8 @@ FINDING_PREFIX = "finding."
 
 _MODALITY = {"imaging_xray": "xray", "imaging_mri": "mri", "imaging_ct": "ct"}
 _ACTIVE_GROUPS = ("active_therapy", "manual_therapy")
+_CONSERVATIVE_GROUPS = ("active_therapy", "manual_therapy", "passive_modality")
+"""Service groups of conservative (non-invasive, non-drug) therapy."""
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,17 @@ def _non_opioid_without_relief(scope: Scope) -> tuple[Any, str]:
     return None, "clinical.medications"
 
 
+def _conservative_without_relief(scope: Scope) -> tuple[Any, str]:
+    """Present when a non-surgical course of conservative therapy for the item's region is documented as giving
+    no pain relief or no functional improvement; otherwise not documented (a helpful course says nothing
+    about the others)."""
+    services = [t.id for t in scope.vocabulary.terms["services"].values() if t.group in _CONSERVATIVE_GROUPS]
+    courses, _ = _courses(scope, services, False)
+    if any(c.phase != "postsurgical" and "absent" in (c.pain_response, c.function_response) for c in courses or []):
+        return "present", "clinical.treatment"
+    return None, "clinical.treatment"
+
+
 def _tens_trial_failed(scope: Scope) -> tuple[Any, str]:
     """Present when a TENS course of the item's region brought no relief or function; absent when it helped."""
     courses, complete = _courses(scope, ["tens"], False)
@@ -481,6 +494,7 @@ def _clinical_projections() -> dict[str, Projection]:
         "medication.opioid_in_use": _class_in_use(("opioid",)),
         "medication.non_opioid_without_relief": _non_opioid_without_relief,
         "tens.trial_failed": _tens_trial_failed,
+        "treatment.conservative_without_relief": _conservative_without_relief,
         "medication.first_line_neuropathic_tried": _class_in_use(("antidepressant", "anticonvulsant")),
         "exam.muscle_spasm": _finding_fact("muscle_spasm"),
         "pain.neuropathic": _finding_fact("neuropathic_pain"),

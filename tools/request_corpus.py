@@ -27,7 +27,6 @@ PERIODS = {  # one request date inside each MTUS period
     "2026 (ACOEM-based MTUS today)": dt.date(2026, 3, 2),
 }
 REGION_BY_GROUP = {"behavioral": "systemic", "level_of_care": "multiple", "support": "multiple"}
-NAMED_REASONS = ("No rule in force on ", "No rule in the rule base addresses ")
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def named(item: ItemResult) -> bool:
     """Whether an item is answered: decided, needing the licensed text, or not addressed for a named reason."""
     if item.decision != "Not addressed":
         return item.citation is not None and item.rule is not None
-    return item.rationale.startswith(NAMED_REASONS)
+    return item.not_addressed is not None
 
 
 def outcome_of(item: ItemResult) -> str:
@@ -78,7 +77,8 @@ def outcome_of(item: ItemResult) -> str:
         return "decided"
     if item.decision == "Needs licensed guideline":
         return "licensed"
-    return "no rule in force" if item.rationale.startswith(NAMED_REASONS[0]) else "no rule at all"
+    reason = item.not_addressed
+    return "no rule at all" if reason is None or reason.kind == "no_rule" else "no rule in force"
 
 
 def report(rows: list[CorpusRequest]) -> str:

@@ -7,7 +7,7 @@ which templates show it and in what order.
 
 from __future__ import annotations
 
-from imr_rules.engine.results import Citation, CriterionResult, ItemResult, LicensedNeed
+from imr_rules.engine.results import Citation, CriterionResult, ItemResult, LicensedNeed, NotAddressedReason
 from imr_rules.engine.session import ItemEvaluation, NotAddressed
 from imr_rules.rulebase.model import Criterion, RuleBase, Topic
 from imr_rules.rulebase.templates import fill, format_value
@@ -191,6 +191,15 @@ def not_addressed_reason(reason: NotAddressed) -> tuple[str, list[str]]:
     return f"{lead}: the conditions of the rules in force did not hold" + (f" ({unmet})." if unmet else "."), []
 
 
+def not_addressed_record(reason: NotAddressed) -> NotAddressedReason:
+    """The structured form of ``reason`` carried on the result (the rationale says the same in words)."""
+    periods = sorted({f"{t.guideline.id} ({t.guideline.effective_from} to {t.guideline.effective_to or 'open'})"
+                      for t in reason.candidates if t not in reason.in_force})
+    return NotAddressedReason(kind=reason.kind, service=reason.service, region=reason.region,
+                              request_date=str(reason.request_date),
+                              rules_in_force=[t.id for t in reason.in_force], periods=periods)
+
+
 def _not_addressed_result(evaluation: ItemEvaluation) -> ItemResult:
     item = evaluation.item
     reason, notes = not_addressed_reason(evaluation.not_addressed) if evaluation.not_addressed else (
@@ -199,4 +208,5 @@ def _not_addressed_result(evaluation: ItemEvaluation) -> ItemResult:
         item_id=item.id, description=item.description, service=item.service,
         body_region=item.body_region, decision="Not addressed", basis=None, rule=None, citation=None,
         rationale=reason, assumptions=list(evaluation.assumptions), notes=[*evaluation.notes, *notes],
-        trace=list(evaluation.trace))
+        trace=list(evaluation.trace),
+        not_addressed=not_addressed_record(evaluation.not_addressed) if evaluation.not_addressed else None)

@@ -90,6 +90,21 @@ class LicensedNeed:
 
 
 @dataclass
+class NotAddressedReason:
+    """Why no rule decided an item, for programs: ``kind`` is ``no_rule`` (no rule for the service and region
+    in any period), ``not_in_force`` (none in force on the request date applied, the others cover other
+    periods) or ``conditions`` (rules in force whose conditions did not hold). ``rules_in_force`` names those
+    rules; ``periods`` the guideline periods the rules for the service and region cover."""
+
+    kind: Literal["no_rule", "not_in_force", "conditions"]
+    service: str
+    region: str
+    request_date: str
+    rules_in_force: list[str] = field(default_factory=list)
+    periods: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ItemResult:
     """The outcome for one requested item."""
 
@@ -110,6 +125,8 @@ class ItemResult:
     formulary: FormularyResult | None = None
     """The formulary pre-screen (medication items dispensed from 1/1/2018), or None."""
     needs_licensed: LicensedNeed | None = None
+    not_addressed: NotAddressedReason | None = None
+    """Why no rule decided the item (decision "Not addressed"), or None."""
 
 
 @dataclass

@@ -51,7 +51,7 @@ SINGULAR = {"services": "service", "body_regions": "body region", "procedures": 
 """How a message names one term of each kind."""
 
 _FIELDS: dict[str, frozenset[str]] = {
-    "services": frozenset({"group"}),
+    "services": frozenset({"group", "each_region"}),
     "body_regions": frozenset({"parents", "territory", "roots", "scope"}),
     "procedures": frozenset({"region"}),
     "test_kinds": frozenset({"services"}),
@@ -98,6 +98,8 @@ class TermSpec(_Strict):
     territorial: bool | None = None
     value: Literal["grade", "degrees", "number", "text"] | None = None
     feeds: list[FeedsSpec] | None = None
+    each_region: bool | None = Field(default=None, description="Services: a request naming several regions is "
+                                     "judged region by region, and is necessary only if it is for every one.")
 
 
 class VocabularyFile(_Strict):
@@ -130,6 +132,7 @@ class Term:
     territorial: bool = False
     value: str | None = None
     feeds: tuple[tuple[str, str], ...] = ()
+    each_region: bool = False
 
     def words(self) -> tuple[str, ...]:
         """Id, label and synonyms: what a search matches against."""
@@ -359,7 +362,7 @@ def _term(kind: str, raw: TermSpec, where: str) -> Term:
                 territory=raw.territory, roots=tuple(raw.roots or ()), scope=raw.scope, region=raw.region,
                 services=tuple(raw.services or ()), regions=tuple(raw.regions or ()),
                 territorial=bool(raw.territorial), value=raw.value,
-                feeds=tuple((f.concept, f.section) for f in raw.feeds or ()))
+                feeds=tuple((f.concept, f.section) for f in raw.feeds or ()), each_region=bool(raw.each_region))
 
 
 def shipped_rules_dir() -> Path:

@@ -58,7 +58,24 @@ class Evaluator:
         """Decide one requested item; ``decisions`` holds the items decided before it in this case.
 
         ``overrides`` replaces base facts (``None``: not documented): what-if evaluation of changed facts.
+        A service marked ``each_region`` in the vocabulary (imaging) is judged region by region when the item
+        names several (``by_region``).
         """
+        parts = self.region_parts(item)
+        if len(parts) > 1:
+            return by_region([self._evaluate_part(case, part, decisions, overrides) for part in parts])
+        return self._evaluate_part(case, item, decisions, overrides)
+
+    def region_parts(self, item: RequestedItem) -> list[RequestedItem]:
+        """The item itself, or one copy per region when its service is judged region by region."""
+        term = self.rule_base.vocabulary.terms["services"].get(item.service)
+        regions = list(dict.fromkeys(item.regions))
+        if term is None or not term.each_region or len(regions) < 2:
+            return [item]
+        return [item.model_copy(update={"regions": [region]}) for region in regions]
+
+    def _evaluate_part(self, case: Case, item: RequestedItem, decisions: dict[str, str] | None,
+                       overrides: dict[str, Any] | None) -> ItemResult:
         result = explain_item(self.rule_base, self.session(case, item, decisions, overrides))
         result.formulary = screen_item(case, item, self.rule_base.vocabulary)
         return result
@@ -78,6 +95,22 @@ class Evaluator:
         if not session.active:
             return session.freeze(not_addressed(self.compiled, item, request_date))
         return session.freeze()
+
+
+_REGION_ORDER = {"Upheld": 0, "Not addressed": 1, "Needs licensed guideline": 2, "Overturned": 3}
+
+
+def by_region(results: list[ItemResult]) -> ItemResult:
+    """One item judged region by region: necessary only if it is for every region.
+
+    The result of the first region that is not Overturned decides (Upheld before Not addressed before
+    Needs licensed guideline), else the first region's; a note lists each region's decision.
+    """
+    deciding = min(results, key=lambda result: _REGION_ORDER[result.decision])
+    summary = ", ".join(f"{result.body_region} {result.decision}" for result in results)
+    deciding.notes = [f"Each region of this request is judged on its own ({summary}); the request is medically "
+                      "necessary only if it is so for every region.", *deciding.notes]
+    return deciding
 
 
 def _procedures_first(items: list[RequestedItem]) -> list[RequestedItem]:

@@ -7,8 +7,7 @@ Measures, as the median of several runs:
     the plain-Python reference engine (the same compiled rulesets);
   * matching: rule matching alone (assert the projected facts, run the rule actions that chain derived
     facts, end the session) on the same items, with each engine: the engine's floor;
-  * cold start: wall time of `imr-rules evaluate` on one case, in a fresh process, with the compiled
-    rule-base cache filled, on a first run, and with the cache off;
+  * cold start: wall time of `imr-rules evaluate` on one case, in a fresh process (bytecode compiled);
   * extraction (``--extraction``): letters per second read by `imr-rules extract` from their text, in one
     process with the pipeline built once, and PDF text reading alone (reported separately).
 
@@ -19,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import compileall
-import os
 import platform
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -85,20 +82,8 @@ def bench_matching(engine: Evaluator, cases: list[Case], runs: int) -> tuple[flo
     return _median_rate(times, len(cases))
 
 
-def _cold_runs(command: list[str], runs: int, environment: dict[str, str], clear: Path | None = None) -> float:
-    times = []
-    for _ in range(runs):
-        if clear is not None:
-            shutil.rmtree(clear, ignore_errors=True)
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, env=environment)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def bench_cold_start(runs: int) -> dict[str, float]:
-    """Wall time of `imr-rules evaluate` on one case in a fresh process: with the compiled rule-base cache
-    filled (the usual case), on a first run (cache empty: it is written), and with the cache off.
+def bench_cold_start(runs: int) -> float:
+    """Median wall time of `imr-rules evaluate` on one case in a fresh process.
 
     The package's bytecode is compiled first, as ``pip install`` does (PYTHONDONTWRITEBYTECODE, set on
     some machines, would otherwise make every run compile the modules from source).
@@ -106,20 +91,16 @@ def bench_cold_start(runs: int) -> dict[str, float]:
     compileall.compile_dir(str(ROOT / "engine" / "imr_rules"), quiet=1)
     command = [str(Path(sys.executable).with_name("imr-rules")), "evaluate",
                str(ROOT / "cases" / "seeds" / "seed-000-cervical-fusion.yaml")]
-    runs = max(runs, 5)
-    with tempfile.TemporaryDirectory() as folder:
-        cache = Path(folder) / "cache"
-        environment = {**os.environ, "IMR_RULES_CACHE": str(cache)}
-        first = _cold_runs(command, runs, environment, clear=cache)
-        cached = _cold_runs(command, runs, environment)
-    off = _cold_runs(command, runs, {**os.environ, "IMR_RULES_CACHE": "off"})
-    return {"cached": cached, "first run": first, "cache off": off}
+    times = []
+    for _ in range(max(runs, 5)):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def _print_cold_start(runs: int) -> None:
-    figures = bench_cold_start(runs)
-    print("cold start, imr-rules evaluate on one case (median wall time): "
-          + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in figures.items()))
+    print(f"cold start, imr-rules evaluate on one case: {bench_cold_start(runs):.3f} s (median wall time)")
 
 
 def bench_extraction(letters: Path, runs: int) -> None:

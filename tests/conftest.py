@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,10 +15,6 @@ import yaml
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
-# The compiled rule-base cache of test runs (and of the commands they start) stays out of the user's.
-if "IMR_RULES_CACHE" not in os.environ:
-    os.environ["IMR_RULES_CACHE"] = tempfile.mkdtemp(prefix="imr-rules-test-cache-")
-    atexit.register(shutil.rmtree, os.environ["IMR_RULES_CACHE"], ignore_errors=True)
 RULES = ROOT / "rules"
 SEEDS = ROOT / "cases" / "seeds"
 SHARED = ROOT.parent / "shared"

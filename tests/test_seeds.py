@@ -134,8 +134,9 @@ def test_json_output_has_the_documented_shape() -> None:
     item = data["items"][0]
     assert set(item) == {"item_id", "description", "service", "body_region", "decision", "basis", "rule", "citation",
                          "rationale", "criteria", "missing_documentation", "assumptions", "notes", "trace",
-                         "formulary", "needs_licensed"}
+                         "formulary", "needs_licensed", "not_addressed"}
     assert item["formulary"] is None  # physical therapy: no drug formulary
+    assert item["not_addressed"] is None  # decided by a rule
     assert item["citation"]["guideline_id"] == "cpmtg_2009"
     assert {c["state"] for c in item["criteria"]} <= {"met", "not_met", "not_documented"}
     assert [s["step"] for s in item["trace"]] == list(range(1, len(item["trace"]) + 1))

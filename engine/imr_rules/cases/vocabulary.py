@@ -405,22 +405,8 @@ def load_vocabulary_once(folder: Path) -> tuple[Vocabulary | None, list[Diagnost
     return vocabulary, list(diagnostics)
 
 
-_REMEMBERED: dict[Path, Vocabulary] = {}
-
-
-def remember_vocabulary(folder: Path, vocabulary: Vocabulary) -> None:
-    """Serve ``vocabulary`` as the one of ``folder`` for the rest of the process without reading the files.
-
-    For a vocabulary built from exactly those files in another process (the compiled rule-base cache,
-    whose key covers them).
-    """
-    _REMEMBERED[folder.resolve()] = vocabulary
-
-
 @functools.lru_cache(maxsize=8)
 def _vocabulary_at(folder: Path) -> Vocabulary:
-    if folder in _REMEMBERED:
-        return _REMEMBERED[folder]
     vocabulary, diagnostics = load_vocabulary_once(folder)
     if vocabulary is None:
         raise InputError([d for d in diagnostics if d.severity == "error"])

@@ -8,12 +8,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from imr_rules.cases.vocabulary import VOCABULARY_DIR, remember_vocabulary, shipped_rules_dir
+from imr_rules.cases.vocabulary import shipped_rules_dir
 from imr_rules.common.diagnostics import Diagnostic, InputError
-from imr_rules.engine import compiled_cache
 from imr_rules.engine.evaluator import Evaluator
-from imr_rules.engine.knowledge import KnowledgeBase, build_knowledge_base, knowledge_base_of
-from imr_rules.rulebase.compiler import compile_rule_base
+from imr_rules.engine.knowledge import KnowledgeBase, build_knowledge_base
 from imr_rules.rulebase.loader import load_rules
 from imr_rules.rulebase.model import RuleBase
 from imr_rules.rulebase.validator import validate_rules
@@ -29,8 +27,8 @@ def default_rules_dir() -> Path:
 def load_rule_base(root: Path | None = None) -> tuple[RuleBase, list[Diagnostic]]:
     """Load and validate a rule base; raise ``InputError`` with every error if any is found.
 
-    Always read afresh from the files; the evaluator's knowledge base may come from the compiled rule-base
-    cache (``compiled_cache``), which this function never uses.
+    Nothing is cached between processes (issue 11: no pickle; a JSON cache of the parsed files was measured
+    and saved nothing over libyaml's parser): a rule base is read afresh from its files every time.
     """
     loaded = load_rules(root or default_rules_dir())
     rule_base, diagnostics = validate_rules(loaded)
@@ -41,15 +39,8 @@ def load_rule_base(root: Path | None = None) -> tuple[RuleBase, list[Diagnostic]
 
 @lru_cache(maxsize=4)
 def _knowledge_base_for(root: Path) -> KnowledgeBase:
-    cached = compiled_cache.load(root)
-    if cached is not None:
-        compiled, diagnostics = cached
-        remember_vocabulary(root / VOCABULARY_DIR, compiled.rule_base.vocabulary)
-        return knowledge_base_of(compiled, diagnostics, register_all=False)
-    rule_base, found = load_rule_base(root)
-    compiled = compile_rule_base(rule_base)
-    compiled_cache.store(root, compiled, tuple(found))
-    return knowledge_base_of(compiled, tuple(found), register_all=False)
+    rule_base, diagnostics = load_rule_base(root)
+    return build_knowledge_base(rule_base, tuple(diagnostics), register_all=False)
 
 
 def load_knowledge_base(root: Path | None = None, register_all: bool = False) -> KnowledgeBase:

@@ -41,6 +41,8 @@ OTHER_SPEAKER = re.compile(r"utilization review|\bUR\b|\bIMR\b|peer review|(?:th
 _EXAMINED = re.compile(r"exam|palpat|inspection|on testing|revealed|demonstrated|\bpositive\b|\bnegative\b|"
                        r"range of motion|strength|reflex|sensation", re.I)
 _REPORTED = re.compile(r"complain|report|\bstates?\b|\bstated\b|endorse|\bc/o\b|subjective|describes", re.I)
+_EXAM_FOUND = re.compile(r"\b(?:appreciated|elicited|on (?:physical )?exam\w*|exam\w* (?:revealed|showed|noted))\b", re.I)
+"""Words saying the examiner found (or did not find) what the sentence names."""
 _SIDE = re.compile(r"\b(left|right|bilateral(?:ly)?|both)\b", re.I)
 _GRADE = re.compile(r"\b([0-5][+-]?/5)\b")
 _RADIATING = re.compile(r"radiat|\binto\b|\bdown (?:the|his|her|to|both)\b", re.I)
@@ -132,10 +134,13 @@ def _pipeline() -> Any:
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
     import medspacy
+    from medspacy.context import ConTextRule
     from medspacy.ner import TargetRule
 
     nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher", "medspacy_context"])
     nlp.add_pipe("sentencizer", first=True)
+    # 'no range of motion restrictions with guarding noted': a negation stops at 'with' (what follows is found)
+    nlp.get_pipe("medspacy_context").add([ConTextRule("with", "TERMINATE", direction="TERMINATE")])
     matcher = nlp.get_pipe("medspacy_target_matcher")
     matcher.add([TargetRule(phrase, concept) for concept, names in concept_phrases(intake_vocabulary()).items()
                  for phrase in names])
@@ -239,10 +244,10 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
             continue
         concept = mention.concept
         limb = _distal_limb(vocabulary, summary, mention, named) if concept == "paresthesia" else None
+        if concept == "paresthesia" and _EXAM_FOUND.search(sentence) and not _REPORTED.search(sentence):
+            concept, limb = "sensory_loss", None  # 'no numbness was appreciated on the arm': an examination finding
         if concept == "paresthesia" and (_RADIATING.search(sentence) or limb is not None):
             concept = "radiating_paresthesia"  # numbness said to radiate, or felt in the arm, hand, leg or foot
-        if concept == "motor_weakness" and not mention.negated and _reported_only(sentence):
-            continue  # weakness the patient reports is a symptom, not weakness found on examination
         if concept == "suspected_fracture_or_dislocation":
             if _EQUIPMENT.match(summary, mention.end):
                 continue  # a fracture boot is equipment
@@ -299,11 +304,6 @@ def _distal_limb(vocabulary: Vocabulary, summary: str, mention: ConceptMention,
 
 _WHERE_AFTER = re.compile(r"\s+(?:in|of|about|at|to|into|involving|along|over|on)\b[^.;,]{0,40}", re.I)
 """The place phrase written right after a symptom ('in the right hand', 'at the back of the left arm')."""
-
-
-def _reported_only(sentence: str) -> bool:
-    """Whether the sentence reports the patient's complaints and states no examination."""
-    return bool(_REPORTED.search(sentence)) and not _EXAMINED.search(sentence)
 
 
 def _dermatomal(data: FindingData, summary: str, mention: ConceptMention) -> None:

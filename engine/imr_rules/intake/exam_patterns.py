@@ -47,7 +47,7 @@ NORMAL_EXAM: list[tuple[re.Pattern[str], str]] = [
 ]
 """Statements of a normal result and the concept each documents as absent (intact sensation: no sensory loss)."""
 
-_ABNORMAL = r"(?:decreased|diminished|reduced|absent|altered|abnormal|impaired|discrepanc\w*|asymmetr\w*)"
+_ABNORMAL = r"(?:decreased|diminished|reduced|absent|altered|abnormal\w*|impaired|discrepanc\w*|asymmetr\w*)"
 _WEAK_STRENGTH = r"\bstrength (?:was |is |were |are )?(?:decreased|diminished|reduced)\b"
 _REFLEX_CHANGE = (r"\breflex(?:es)? (?:was |is |were |are )?(?:decreased|diminished|absent|reduced|asymmetric)\b"
                   r"|\b" + _ABNORMAL + r" (?:\w+\s+){0,3}?reflex(?:es)?\b")

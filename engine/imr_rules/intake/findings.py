@@ -9,7 +9,8 @@ review or another reviewer said are not the treating physician's findings and ar
 diagnosis list (a diagnosis is not a finding, except a red-flag condition or a symptom: sciatica). Each
 finding gets the body region (from the vocabulary's region words) and side named nearest to it in its
 sentence (else the region named in the sentence before; else ``unknown``), the date the sentence speaks
-of, and whether it was examined or reported.
+of, and whether it was examined or reported. Findings written as a grade or a result ('strength 4/5',
+'reflexes 1+', 'pulses palpable') are read with the patterns of ``intake.exam_patterns``.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ OTHER_SPEAKER = re.compile(r"utilization review|\bUR\b|\bIMR\b|peer review|(?:th
 _EXAMINED = re.compile(r"exam|palpat|inspection|on testing|revealed|demonstrated|\bpositive\b|\bnegative\b|"
                        r"range of motion|strength|reflex|sensation", re.I)
 _REPORTED = re.compile(r"complain|report|\bstates?\b|\bstated\b|endorse|\bc/o\b|subjective|describes", re.I)
-_EXAM_FOUND = re.compile(r"\b(?:appreciated|elicited|on (?:physical )?exam\w*|exam\w* (?:revealed|showed|noted))\b", re.I)
+_EXAM_FOUND = re.compile(r"\b(?:appreciated|elicited|on (?:physical )?exam\w*|exam\w* (?:revealed|showed|noted))\b",
+                         re.I)
 """Words saying the examiner found (or did not find) what the sentence names."""
 _SIDE = re.compile(r"\b(left|right|bilateral(?:ly)?|both)\b", re.I)
 _GRADE = re.compile(r"\b([0-5][+-]?/5)\b")

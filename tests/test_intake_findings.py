@@ -150,3 +150,21 @@ def test_a_negation_stops_at_with() -> None:
 ])
 def test_vocabulary_synonyms(summary: str, expected: tuple[str, str]) -> None:
     assert expected in _facts(summary)
+
+
+def test_tune_finding_differences_never_list_check_letters() -> None:
+    from pathlib import Path
+
+    from imr_rules.regression.split import split_of
+    from tools.extraction_vs_cases import HAND_MADE, LETTERS, tune_finding_differences
+
+    letters = sorted(LETTERS.glob("*.txt")) if LETTERS.is_dir() else []
+    tune = [p for p in letters if split_of(p.stem) == "tune" and (HAND_MADE / f"{p.stem}.yaml").is_file()][:3]
+    check = [p for p in letters if split_of(p.stem) == "check" and (HAND_MADE / f"{p.stem}.yaml").is_file()][:3]
+    if not tune or not check:
+        pytest.skip("the shared dev letters are not beside the project")
+    listing = tune_finding_differences([*tune, *check], HAND_MADE)
+    assert not any(p.stem in listing for p in check)
+    lines = [line for line in listing.splitlines() if line.strip()]
+    assert all(line.startswith(("== ", "  MISSED ", "  EXTRA ")) for line in lines) or listing == "none"
+    assert all(Path(f"{line[3:]}.txt").name in {p.name for p in tune} for line in lines if line.startswith("== "))

@@ -13,7 +13,7 @@ The figures are given per split (``imr_rules.regression.split``): extraction is 
 *tune* letters only; *check* letters measure it.
 
 Usage: python -m tools.extraction_vs_cases [--letters DIR] [--cases DIR] [--split tune|check|all]...
-       [--no-end-to-end] [--no-speed]
+       [--no-end-to-end] [--no-speed] [--tune-differences] [--tune-findings]
 """
 
 from __future__ import annotations

@@ -168,3 +168,8 @@ def test_tune_finding_differences_never_list_check_letters() -> None:
     lines = [line for line in listing.splitlines() if line.strip()]
     assert all(line.startswith(("== ", "  MISSED ", "  EXTRA ")) for line in lines) or listing == "none"
     assert all(Path(f"{line[3:]}.txt").name in {p.name for p in tune} for line in lines if line.startswith("== "))
+
+
+def test_a_work_status_is_not_a_functional_deficit() -> None:
+    assert _facts('The work status was given as "unable to work" on the last visit.') == set()
+    assert ("functional_deficit", "present") in _facts("Since the fall she has been unable to work at all.")

@@ -42,6 +42,7 @@ OTHER_SPEAKER = re.compile(r"utilization review|\bUR\b|\bIMR\b|peer review|(?:th
 _EXAMINED = re.compile(r"exam|palpat|inspection|on testing|revealed|demonstrated|\bpositive\b|\bnegative\b|"
                        r"range of motion|strength|reflex|sensation", re.I)
 _REPORTED = re.compile(r"complain|report|\bstates?\b|\bstated\b|endorse|\bc/o\b|subjective|describes", re.I)
+_WORK_STATUS = re.compile(r"\bwork status\b", re.I)
 _EXAM_FOUND = re.compile(r"\b(?:appreciated|elicited|on (?:physical )?exam\w*|exam\w* (?:revealed|showed|noted))\b",
                          re.I)
 """Words saying the examiner found (or did not find) what the sentence names."""
@@ -244,6 +245,8 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
         sentence = summary[mention.sentence_start:mention.sentence_end]
         if OTHER_SPEAKER.search(sentence):
             continue
+        if _WORK_STATUS.search(sentence) and "functional_deficit" in vocabulary.concepts_up(mention.concept):
+            continue  # 'the work status was "unable to work"' is the work status, recorded as such
         concept = mention.concept
         limb = _distal_limb(vocabulary, summary, mention, named) if concept == "paresthesia" else None
         if concept == "paresthesia" and _EXAM_FOUND.search(sentence) and not _REPORTED.search(sentence):

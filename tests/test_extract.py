@@ -113,7 +113,7 @@ def _statuses(tmp_path: Path, summary: str) -> dict[str, str]:
     ("The patient reports numbness radiating to the left leg.", "radiating_paresthesia", "present"),
     ("The patient denies numbness or tingling.", "paresthesia", "absent"),
     ("There was possible numbness of the hand.", "paresthesia", None),
-    ("Exam showed decreased sensation in the L5 dermatome.", "sensory_loss", "present"),
+    ("Exam showed decreased sensation in the L5 dermatome.", "dermatomal_sensory_loss", "present"),
     ("There was no weakness on examination.", "motor_weakness", "absent"),
     ("Utilization review noted weakness of the leg.", "motor_weakness", None),
 ])

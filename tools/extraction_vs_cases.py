@@ -13,7 +13,7 @@ The figures are given per split (``imr_rules.regression.split``): extraction is 
 *tune* letters only; *check* letters measure it.
 
 Usage: python -m tools.extraction_vs_cases [--letters DIR] [--cases DIR] [--split tune|check|all]...
-       [--no-end-to-end] [--no-speed]
+       [--no-end-to-end] [--no-speed] [--tune-differences] [--tune-findings]
 """
 
 from __future__ import annotations
@@ -438,6 +438,60 @@ def tune_differences(result: dict[str, Comparison]) -> str:
     return "\n".join(lines) or "none"
 
 
+def _finding_lines(case_file: Path, concept: str) -> list[str]:
+    """The hand-made case file's lines that record a finding of ``concept`` (with the encoder's comment)."""
+    return [" ".join(line.split()) for line in case_file.read_text(encoding="utf-8").splitlines()
+            if f"concept: {concept}," in line]
+
+
+def _extracted_sentences(extraction: Extraction, index: int) -> str:
+    """The text of the letter a finding was read from (its provenance span, widened to the sentence)."""
+    case = extraction.case
+    text = extraction.letter.text if extraction.letter is not None else ""
+    if case is None or not case.provenance:
+        return ""
+    for entry in case.provenance:
+        if entry.field == f"clinical.findings[{index}]":
+            first = text.rfind(". ", 0, entry.start) + 1
+            last = text.find(". ", entry.end)
+            return " ".join(text[first:last if last > 0 else len(text)].split())
+    return ""
+
+
+def tune_finding_differences(letters: Iterable[Path], cases_dir: Path,
+                             extract: Callable[[Path], Extraction] = extract_letter) -> str:
+    """Per tune letter, the findings of the groups the rules read that only one side has.
+
+    A missed finding is shown with the hand-made case's line (and its comment); an extra one with the
+    sentence it was read from. Check letters are never listed: extraction is changed looking at tune only.
+    """
+    read = frozenset().union(*concept_groups().values())
+    lines: list[str] = []
+    for letter in letters:
+        hand_path = cases_dir / f"{letter.stem}.yaml"
+        if not hand_path.is_file():
+            continue
+        hand_made = read_case(hand_path)
+        if split_of(hand_made.case_id) != "tune":
+            continue
+        extraction = extract(letter)
+        if extraction.case is None:
+            continue
+        ours = [(i, (f.concept, f.status)) for i, f in enumerate(extraction.case.clinical.findings)
+                if f.concept in read]
+        theirs = {(f.concept, f.status) for f in hand_made.clinical.findings if f.concept in read}
+        missed = sorted(fact for fact in theirs if not any(_related(fact, mine) for _, mine in ours))
+        extra = [(i, mine) for i, mine in ours if not any(_related(fact, mine) for fact in theirs)]
+        if not missed and not extra:
+            continue
+        lines.append(f"== {letter.stem}")
+        for concept, status in missed:
+            lines += [f"  MISSED {concept} {status}: {line}" for line in _finding_lines(hand_path, concept)][:3]
+        for index, (concept, status) in extra:
+            lines.append(f"  EXTRA {concept} {status}: {_extracted_sentences(extraction, index)[:400]}")
+    return "\n".join(lines) or "none"
+
+
 def measure_speed(letters: list[Path], runs: int = 3) -> str:
     """Letters per second extracting from text (pipeline built once, warm) and reading the PDFs alone."""
     from imr_rules.intake.letters import read_text
@@ -474,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-speed", action="store_true", help="skip timing extraction")
     parser.add_argument("--tune-differences", action="store_true",
                         help="list tune items the extracted and hand-made cases decide differently")
+    parser.add_argument("--tune-findings", action="store_true",
+                        help="list, per tune letter, the findings the rules read that only one side has")
     args = parser.parse_args(argv)
     if not args.letters.is_dir() or not args.cases.is_dir():
         print(f"error: need {args.letters} and {args.cases}", file=sys.stderr)
@@ -495,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
         print(render_end_to_end(result))
         if args.tune_differences:
             print("\nTune items decided differently (extracted vs hand-made):\n" + tune_differences(result))
+    if args.tune_findings:
+        print("\nTune findings only one side has (groups the rules read):\n"
+              + tune_finding_differences(letters, args.cases, extract))
     if not args.no_speed:
         print("\n" + measure_speed(letters))
     return 0

@@ -9,7 +9,8 @@ review or another reviewer said are not the treating physician's findings and ar
 diagnosis list (a diagnosis is not a finding, except a red-flag condition or a symptom: sciatica). Each
 finding gets the body region (from the vocabulary's region words) and side named nearest to it in its
 sentence (else the region named in the sentence before; else ``unknown``), the date the sentence speaks
-of, and whether it was examined or reported.
+of, and whether it was examined or reported. Findings written as a grade or a result ('strength 4/5',
+'reflexes 1+', 'pulses palpable') are read with the patterns of ``intake.exam_patterns``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,16 @@ from functools import lru_cache
 from typing import Any
 
 from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
+from imr_rules.intake.exam_patterns import (
+    ABNORMAL_EXAM,
+    CUFF,
+    NEGATION_BEFORE,
+    NORMAL_EXAM,
+    PATTERN_SOURCE,
+    REFLEX_GRADE,
+    STRENGTH,
+    SYMMETRIC,
+)
 
 OTHER_SPEAKER = re.compile(r"utilization review|\bUR\b|\bIMR\b|peer review|(?:the|a|prior) reviewer|"
                             r"non-?certif|(?:was|were) (?:denied|modified)|claims administrator|prior determination|"
@@ -31,29 +42,21 @@ OTHER_SPEAKER = re.compile(r"utilization review|\bUR\b|\bIMR\b|peer review|(?:th
 _EXAMINED = re.compile(r"exam|palpat|inspection|on testing|revealed|demonstrated|\bpositive\b|\bnegative\b|"
                        r"range of motion|strength|reflex|sensation", re.I)
 _REPORTED = re.compile(r"complain|report|\bstates?\b|\bstated\b|endorse|\bc/o\b|subjective|describes", re.I)
+_WORK_STATUS = re.compile(r"\bwork status\b", re.I)
+_EXAM_FOUND = re.compile(r"\b(?:appreciated|elicited|on (?:physical )?exam\w*|exam\w* (?:revealed|showed|noted))\b",
+                         re.I)
+"""Words saying the examiner found (or did not find) what the sentence names."""
 _SIDE = re.compile(r"\b(left|right|bilateral(?:ly)?|both)\b", re.I)
 _GRADE = re.compile(r"\b([0-5][+-]?/5)\b")
-_GRADE_OF_5 = r"([0-5][+-]?)\s*(?:/|out of|of|-)\s*5\b"
-_STRENGTH = re.compile(r"\b(?:strength|motor (?:exam\w*|testing|power))\b[^.;]{0,40}?\b" + _GRADE_OF_5 + "|"
-                       r"\b" + _GRADE_OF_5 + r"\s+(?:motor\s+)?strength\b", re.I)
 _RADIATING = re.compile(r"radiat|\binto\b|\bdown (?:the|his|her|to|both)\b", re.I)
 _POLARITY = re.compile(r"\b(positive|negative|equivocal|questionable|normal)\b", re.I)
 _CLAUSE = re.compile(r"[;,]|\band\b|\bbut\b")
-_NORMAL_EXAM: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(?:sensation|sensory (?:exam\w*|testing))\s+(?:\w+\s+){0,2}?(?:intact|normal|grossly intact|good)|"
-                r"\b(?:intact|normal) sensation", re.I), "sensory_loss"),
-    (re.compile(r"\b(?:normal|full) (?:motor )?strength|\bstrength (?:\w+\s+){0,2}?(?:normal|intact|full)\b", re.I),
-     "motor_weakness"),
-    (re.compile(r"\breflexes (?:\w+\s+){0,2}?(?:normal|symmetric\w*|equal|intact|2\+)|\b(?:normal|symmetric\w*|equal) "
-                r"(?:deep tendon )?reflexes", re.I), "reflex_change"),
-]
-_ABNORMAL_EXAM: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\bstrength (?:was |is |were |are )?(?:decreased|diminished|reduced)\b", re.I), "motor_weakness"),
-    (re.compile(r"\breflex(?:es)? (?:was |is |were |are )?(?:decreased|diminished|absent|reduced)\b|"
-                r"\b(?:decreased|diminished|absent|reduced) (?:\w+\s+){0,3}?reflex(?:es)?\b", re.I), "reflex_change"),
-]
-"""Statements of an abnormal examination written around the concept ('grip strength was decreased')."""
-"""Statements of a normal examination and the concept each documents as absent (intact sensation: no sensory loss)."""
+_ROOT = re.compile(r"\b(C[1-8]|L[1-5]|S[1-5])\b")
+_DERMATOME = re.compile(r"dermatom", re.I)
+_DISTAL_LIMB = frozenset({"upper_extremity", "lower_extremity", "wrist_hand", "ankle_foot"})
+"""Regions numbness or tingling in which is the radiating kind (the arm, hand, fingers, leg, foot)."""
+_NEGATION_REACH = 12
+"""Tokens a negation reaches over at most ('cannot elicit tenderness' does not negate a weakness far after it)."""
 _MAX_SIDE_DISTANCE = 60
 FindingData = dict[str, Any]
 RegionMentions = Callable[[str], list[tuple[int, str]]]
@@ -134,10 +137,13 @@ def _pipeline() -> Any:
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
     import medspacy
+    from medspacy.context import ConTextRule
     from medspacy.ner import TargetRule
 
     nlp = medspacy.load(medspacy_enable=["medspacy_target_matcher", "medspacy_context"])
     nlp.add_pipe("sentencizer", first=True)
+    # 'no range of motion restrictions with guarding noted': a negation stops at 'with' (what follows is found)
+    nlp.get_pipe("medspacy_context").add([ConTextRule("with", "TERMINATE", direction="TERMINATE")])
     matcher = nlp.get_pipe("medspacy_target_matcher")
     matcher.add([TargetRule(phrase, concept) for concept, names in concept_phrases(intake_vocabulary()).items()
                  for phrase in names])
@@ -145,12 +151,28 @@ def _pipeline() -> Any:
 
 
 def concept_mentions(summary: str) -> list[ConceptMention]:
-    """Every concept mention of the summary, with negation and uncertainty from ConText."""
+    """Every concept mention of the summary, with negation and uncertainty from ConText.
+
+    A negation counts only within a few tokens of the mention: in a long run of examination findings,
+    'cannot elicit tenderness' does not negate a weakness named many findings later.
+    """
     doc = _pipeline()(summary)
     return [ConceptMention(ent.label_, ent.start_char, ent.end_char, ent.sent.start_char, ent.sent.end_char,
-                           bool(ent._.is_negated),
+                           bool(ent._.is_negated) and _negation_near(ent),
                            bool(ent._.is_uncertain or ent._.is_hypothetical or ent._.is_family))
             for ent in doc.ents]
+
+
+def _negation_near(ent: Any) -> bool:
+    """Whether a negation modifier of the mention lies within :data:`_NEGATION_REACH` tokens of it."""
+    for modifier in ent._.modifiers:
+        if modifier.category != "NEGATED_EXISTENCE":
+            continue
+        start, end = modifier.modifier_span
+        gap = ent.start - end if end <= ent.start else start - ent.end
+        if gap <= _NEGATION_REACH:
+            return True
+    return False
 
 
 def _compatible(vocabulary: Vocabulary, concept: str, region: str) -> bool:
@@ -223,9 +245,14 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
         sentence = summary[mention.sentence_start:mention.sentence_end]
         if OTHER_SPEAKER.search(sentence):
             continue
+        if _WORK_STATUS.search(sentence) and "functional_deficit" in vocabulary.concepts_up(mention.concept):
+            continue  # 'the work status was "unable to work"' is the work status, recorded as such
         concept = mention.concept
-        if concept == "paresthesia" and _RADIATING.search(sentence):
-            concept = "radiating_paresthesia"  # numbness or tingling said to radiate is the radiating kind
+        limb = _distal_limb(vocabulary, summary, mention, named) if concept == "paresthesia" else None
+        if concept == "paresthesia" and _EXAM_FOUND.search(sentence) and not _REPORTED.search(sentence):
+            concept, limb = "sensory_loss", None  # 'no numbness was appreciated on the arm': an examination finding
+        if concept == "paresthesia" and (_RADIATING.search(sentence) or limb is not None):
+            concept = "radiating_paresthesia"  # numbness said to radiate, or felt in the arm, hand, leg or foot
         if concept == "suspected_fracture_or_dislocation":
             if _EQUIPMENT.match(summary, mention.end):
                 continue  # a fracture boot is equipment
@@ -240,7 +267,7 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
             status = "absent"
         data: FindingData = {"concept": concept, "status": status}
         if term.scope != "patient":
-            data["region"] = _region(vocabulary, summary, mention, named)
+            data["region"] = limb or _region(vocabulary, summary, mention, named)
             side = _side(sentence, mention.start - mention.sentence_start)
             if side is not None:
                 data["side"] = side
@@ -253,12 +280,71 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
         grade = _GRADE.search(sentence) if term.value == "grade" and not mention.negated else None
         if grade is not None and grade.group(1) != "5/5":
             data["value"] = grade.group(1)
+        _dermatomal(data, summary, mention)
         key = (data["concept"], data.get("region"), data.get("side"), data["status"])
         found.setdefault(key, (data, mention.start, mention.end))
+        for other in _other_side_result(data, sentence, mention):
+            found.setdefault((other["concept"], other.get("region"), other.get("side"), other["status"]),
+                             (other, mention.start, mention.end))
     for data, start, end in [*_strength_grades(vocabulary, summary, named, sentence_date),
+                             *_reflex_grades(vocabulary, summary, named, sentence_date),
                              *_normal_examination(vocabulary, summary, named, sentence_date)]:
         found.setdefault((data["concept"], data.get("region"), data.get("side"), data["status"]), (data, start, end))
     return list(found.values())
+
+
+def _distal_limb(vocabulary: Vocabulary, summary: str, mention: ConceptMention,
+                 named: list[tuple[int, str]]) -> str | None:
+    """The arm, hand, leg or foot a symptom is felt in: named right after it, else nearest in its sentence."""
+    after = _WHERE_AFTER.match(summary, mention.end)
+    if after is not None:  # 'numbness at the back of the left arm', 'no paresthesia in the right hand'
+        limb = next((region for at, region in named
+                     if mention.end <= at < after.end() and region in _DISTAL_LIMB), None)
+        if limb is not None:
+            return limb
+    inside = [(at, region) for at, region in named if mention.sentence_start <= at < mention.sentence_end]
+    nearest = _region(vocabulary, summary, mention, inside) if inside else None
+    return nearest if nearest in _DISTAL_LIMB else None
+
+
+_WHERE_AFTER = re.compile(r"\s+(?:in|of|about|at|to|into|involving|along|over|on)\b[^.;,]{0,40}", re.I)
+"""The place phrase written right after a symptom ('in the right hand', 'at the back of the left arm')."""
+
+
+def _dermatomal(data: FindingData, summary: str, mention: ConceptMention) -> None:
+    """Sensory loss present in a dermatome or at a named root is the dermatomal kind (with its root)."""
+    if data["concept"] != "sensory_loss" or data["status"] != "present":
+        return
+    start, end = _clause(summary, mention)
+    root = _ROOT.search(summary, start, end)
+    if root is None and not _DERMATOME.search(summary, start, end):
+        return
+    data["concept"] = "dermatomal_sensory_loss"
+    if root is not None:
+        data["root"] = root.group(1).upper()
+
+
+_OTHER_SIDE = re.compile(r"\s*(?:,|;|\band\b|\bbut\b)\s*(?:\w+\s+){0,2}?(left|right)\b(?:\s+side)?\s+(?:is\s+|was\s+)?"
+                         r"(positive|negative)\b|\s*(?:,|;|\band\b|\bbut\b)\s*(positive|negative)\s+(?:on the\s+)?"
+                         r"(left|right)\b", re.I)
+"""The other side's result right after a test's own clause (matched at the clause's end)."""
+
+
+def _other_side_result(data: FindingData, sentence: str, mention: ConceptMention) -> list[FindingData]:
+    """A test's result on the other side written right after its own ('on the left is positive and on the right
+    is negative')."""
+    if "side" not in data or data["side"] not in ("left", "right"):
+        return []
+    offset = mention.end - mention.sentence_start
+    clause_end = next((m.start() for m in _CLAUSE.finditer(sentence, offset)), len(sentence))
+    match = _OTHER_SIDE.match(sentence, clause_end)
+    if match is None:
+        return []
+    side = (match.group(1) or match.group(4)).lower()
+    word = (match.group(2) or match.group(3)).lower()
+    if side == data["side"]:
+        return []
+    return [{**data, "side": side, "status": "present" if word == "positive" else "absent"}]
 
 
 _EQUIPMENT = re.compile(r"\s*(?:boot|brace|walker|splint)", re.I)
@@ -285,6 +371,12 @@ def _diagnosis_uncertain(summary: str, mention: ConceptMention) -> bool:
     return bool(_UNCERTAIN_DIAGNOSIS.search(summary, start, end))
 
 
+_TEST_LIST_RESULT = re.compile(r"(?:\s*(?:,|\band\b)\s*(?:and\s+)?(?:a\s+|the\s+)?[\w' -]{1,40}?"
+                               r"\b(?:test|sign|maneuver)s?)+\s+(?:was|were|are|is)\s+(?:all\s+|both\s+)?"
+                               r"(?:positive|negative|equivocal|normal)\b", re.I)
+"""The rest of a list of tests whose one result is written after the last of them."""
+
+
 def _test_result(label: str, sentence: str, start: int, end: int) -> tuple[str | None, bool]:
     """A test's result from the polarity word of its clause ('negative straight leg raise': absent).
 
@@ -301,6 +393,9 @@ def _test_result(label: str, sentence: str, start: int, end: int) -> tuple[str |
     stated = bool(words)
     if not words:  # a list of tests sharing one result: 'a negative Neer's test, Hawkins' test, and Speed's test'
         words = [(1, start - m.start(), m.group(1).lower()) for m in _POLARITY.finditer(sentence, 0, start)]
+    # '..., Tinel's sign and Allen's sign were negative': the result written after the list's last test
+    if not words and _TEST_LIST_RESULT.match(sentence, clause_end):
+        words = [(0, 0, m.group(1).lower()) for m in _POLARITY.finditer(sentence, clause_end)][:1]
     if not words:
         return "present", False
     word = min(words)[2]
@@ -311,8 +406,8 @@ def _normal_examination(vocabulary: Vocabulary, summary: str, named: list[tuple[
                         sentence_date: Callable[[int, int], dt.date | None]) -> list[tuple[FindingData, int, int]]:
     """Findings stated as an examination's result: 'sensation was intact' (absent), 'reflex decreased' (present)."""
     found = []
-    tables = [(pattern, concept, "absent") for pattern, concept in _NORMAL_EXAM]
-    tables += [(pattern, concept, "present") for pattern, concept in _ABNORMAL_EXAM]
+    tables = [(pattern, concept, "absent") for pattern, concept in NORMAL_EXAM]
+    tables += [(pattern, concept, "present") for pattern, concept in ABNORMAL_EXAM]
     for pattern, concept, status in tables:
         for match in pattern.finditer(summary):
             first = summary.rfind(". ", 0, match.start()) + 1
@@ -320,16 +415,55 @@ def _normal_examination(vocabulary: Vocabulary, summary: str, named: list[tuple[
             last = len(summary) if last < 0 else last + 1
             if OTHER_SPEAKER.search(summary[first:last]):
                 continue
-            mention = ConceptMention(concept, match.start(), match.end(), first, last, status == "absent", False)
-            data: FindingData = {"concept": concept, "status": status, "source": "examination",
-                                 "region": _region(vocabulary, summary, mention, named)}
+            found_status = status
+            if status == "present" and NEGATION_BEFORE.search(summary, max(first, match.start() - 60), match.start()):
+                found_status = "absent"
+            mention = ConceptMention(concept, match.start(), match.end(), first, last, found_status == "absent", False)
+            within = [region for at, region in named if match.start() <= at < match.end()]
+            data: FindingData = {"concept": concept, "status": found_status, "source": PATTERN_SOURCE.get(concept,
+                                                                                                  "examination"),
+                                 "region": within[-1] if within and concept == "radicular_symptoms"
+                                 else _region(vocabulary, summary, mention, named)}
             side = _side(summary[first:last], match.start() - first)
             if side is not None:
                 data["side"] = side
             when = sentence_date(first, last)
             if when is not None:
                 data["date"] = when.isoformat()
+            _dermatomal(data, summary, mention)
             found.append((data, match.start(), match.end()))
+    return found
+
+
+
+
+def _reflex_grades(vocabulary: Vocabulary, summary: str, named: list[tuple[int, str]],
+                   sentence_date: Callable[[int, int], dt.date | None]) -> list[tuple[FindingData, int, int]]:
+    """Reflexes graded 0-4: 0 to 1+ is a reflex change (unless equal on both sides: a grade only), 2 or 2+ none."""
+    found = []
+    for match in REFLEX_GRADE.finditer(summary):
+        grade = match.group(1) or match.group(2)
+        first = summary.rfind(". ", 0, match.start()) + 1
+        last = summary.find(". ", match.end())
+        last = len(summary) if last < 0 else last + 1
+        sentence = summary[first:last]
+        if OTHER_SPEAKER.search(sentence) or grade[0] in "34":
+            continue  # brisk reflexes are not graded here (an upper motor neuron sign needs more than a grade)
+        item_end = next((m.start() for m in re.finditer(r"[,;]", summary[match.end():last])), last - match.end())
+        symmetric = SYMMETRIC.search(summary, match.start(), match.end() + item_end)
+        if grade[0] in "01" and symmetric:
+            continue
+        status = "present" if grade[0] in "01" else "absent"
+        mention = ConceptMention("reflex_change", match.start(), match.end(), first, last, status == "absent", False)
+        data: FindingData = {"concept": "reflex_change", "status": status, "source": "examination",
+                             "region": _region(vocabulary, summary, mention, named)}
+        side = _side(sentence, match.start() - first)
+        if side is not None:
+            data["side"] = side
+        when = sentence_date(first, last)
+        if when is not None:
+            data["date"] = when.isoformat()
+        found.append((data, match.start(), match.end()))
     return found
 
 
@@ -337,16 +471,19 @@ def _strength_grades(vocabulary: Vocabulary, summary: str, named: list[tuple[int
                      sentence_date: Callable[[int, int], dt.date | None]) -> list[tuple[FindingData, int, int]]:
     """Motor strength written as a grade: below 5/5 is motor weakness present (with its grade), 5/5 absent."""
     found = []
-    for match in _STRENGTH.finditer(summary):
-        grade = f"{match.group(1) or match.group(2)}/5"
+    for match in STRENGTH.finditer(summary):
+        grade = f"{next(group for group in match.groups() if group)}/5"
         first = summary.rfind(". ", 0, match.start()) + 1
         last = summary.find(". ", match.end())
         last = len(summary) if last < 0 else last + 1
         sentence = summary[first:last]
         if OTHER_SPEAKER.search(sentence):
             continue
-        mention = ConceptMention("motor_weakness", match.start(), match.end(), first, last, False, False)
-        data: FindingData = {"concept": "motor_weakness", "status": "absent" if grade == "5/5" else "present",
+        # Rotator cuff strength tests the tendon, not a nerve: a rotator cuff test's result.
+        concept = "rotator_cuff_test" if CUFF.search(summary, max(first, match.start() - 20), match.end()) \
+            else "motor_weakness"
+        mention = ConceptMention(concept, match.start(), match.end(), first, last, False, False)
+        data: FindingData = {"concept": concept, "status": "absent" if grade == "5/5" else "present",
                              "region": _region(vocabulary, summary, mention, named), "source": "examination"}
         side = _side(sentence, match.start() - first)
         if side is not None:

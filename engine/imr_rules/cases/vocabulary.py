@@ -31,7 +31,7 @@ VOCABULARY_DIR = "vocabulary"
 KINDS: dict[str, str] = {
     "services": "what a requested item or a course of treatment is",
     "body_regions": "where a request, a finding, a diagnosis or a treatment applies",
-    "procedures": "surgical procedures (the postsurgical visit table rows)",
+    "procedures": "postsurgical visit table rows, and what an item names (neurotomy, injectate, evaluation)",
     "diagnosis_categories": "diagnosis groups the guidelines key allowances to",
     "work_statuses": "work status on the progress report",
     "test_kinds": "kinds of diagnostic test or study (EMG, NCS, ECG, MRI...)",

@@ -154,6 +154,9 @@ def _scalar_value(node: yaml.Node, path: Path) -> Any:
         # Looks like a date but is not one (2015-02-30, 0000-00-00): kept as written, so the field that
         # expects a date reports it with its line, and a text field keeps the text.
         return node.value
+    finally:
+        # the shared constructor remembers every node it built: forget this one, or a long run keeps them all
+        _CONSTRUCTOR.constructed_objects.pop(node, None)
 
 
 def _dotted(key_path: PathKey) -> str:

@@ -142,9 +142,18 @@ def test_red_flags_spasm_work_status_and_pain(tmp_path: Path) -> None:
     assert clinical["work_status"] == "modified_duty"
 
 
-def test_diagnoses_are_not_findings_except_red_flag_conditions(tmp_path: Path) -> None:
-    statuses = _statuses(tmp_path, "Diagnoses include lumbar strain with muscle spasm, and right wrist fracture.")
-    assert statuses == {"suspected_fracture_or_dislocation": "present"}
+def test_diagnoses_are_not_findings_except_symptoms_named_as_diagnoses(tmp_path: Path) -> None:
+    statuses = _statuses(tmp_path, "Diagnoses include lumbar strain with muscle spasm, right wrist fracture and "
+                                   "sciatica.")
+    assert statuses == {"radicular_symptoms": "present"}  # a diagnosed fracture is a diagnosis, not a suspicion
+
+
+@pytest.mark.parametrize("summary", [
+    "She is receiving treatment for a left radial head fracture.",
+    "He was diagnosed with a dislocation of the right shoulder in 2015.",
+])
+def test_a_fracture_already_diagnosed_or_treated_is_no_red_flag(tmp_path: Path, summary: str) -> None:
+    assert "suspected_fracture_or_dislocation" not in _statuses(tmp_path, summary)
 
 
 def test_prior_treatment_count_and_functional_improvement(tmp_path: Path) -> None:

@@ -256,6 +256,8 @@ def code_findings(summary: str, regions: RegionMentions, skip: list[tuple[int, i
         if concept == "suspected_fracture_or_dislocation":
             if _EQUIPMENT.match(summary, mention.end):
                 continue  # a fracture boot is equipment
+            if listed or _DIAGNOSED.search(sentence):
+                continue  # a fracture diagnosed or under treatment is a diagnosis, not a suspicion to work up
             if _IMAGING.search(sentence) and vocabulary.has("concepts", "imaging_fracture"):
                 concept = "imaging_fracture"  # 'the x-ray showed no fracture' is a finding of the image
         term = vocabulary.term("concepts", concept)
@@ -348,6 +350,9 @@ def _other_side_result(data: FindingData, sentence: str, mention: ConceptMention
 
 
 _EQUIPMENT = re.compile(r"\s*(?:boot|brace|walker|splint)", re.I)
+_DIAGNOSED = re.compile(r"\bdiagnos[ei]s\b|\bdiagnosed\b|\b(?:undergoing |under |receiving )?treatment for\b|"
+                        r"\btreated for\b|\bstatus post\b|\bs/p\b", re.I)
+"""A sentence naming diagnoses or conditions already treated (a fracture there is known, not suspected)."""
 _IMAGING = re.compile(r"x-?rays?|radiograph|\bMRI\b|\bCT\b|\bscan\b|imaging", re.I)
 _LISTED_FINDINGS = frozenset({"red_flag", "radicular_symptoms", "paresthesia"})
 """Concepts a diagnosis list documents as findings: red-flag conditions and symptoms named as diagnoses."""

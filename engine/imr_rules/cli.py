@@ -29,13 +29,7 @@ from imr_rules.common.text import fit_width, json_text, printable, terminal_text
 from imr_rules.common.yaml_source import load_yaml
 from imr_rules.engine.durable_adapter import EngineError
 from imr_rules.engine.evaluator import Evaluator
-from imr_rules.engine.knowledge_base import (
-    default_rules_dir,
-    evaluator,
-    fresh_knowledge_base,
-    load_knowledge_base,
-    load_rule_base,
-)
+from imr_rules.engine.knowledge_base import default_rules_dir, evaluator, load_knowledge_base, load_rule_base
 from imr_rules.engine.results import CaseResult
 
 if TYPE_CHECKING:
@@ -271,7 +265,7 @@ def validate(
 
     root = rules_dir or default_rules_dir()
     try:
-        knowledge_base = fresh_knowledge_base(root)
+        knowledge_base = load_knowledge_base(root, register_all=True)
     except InputError as exc:
         raise _fail(exc.diagnostics, EXIT_BAD_RULES, f"rules {root}") from None
     rule_base = knowledge_base.rule_base
@@ -279,7 +273,7 @@ def validate(
     if examples:
         found, example_problems = load_examples(rule_base)
         problems += example_problems
-        engine = Evaluator(knowledge_base)
+        engine = evaluator(root)
         for example in found:
             problems += check_example(example, engine)
     case_problems: list[Diagnostic] = []
@@ -569,8 +563,9 @@ def extract(
     from imr_rules.intake.files import letter_files
     from imr_rules.intake.output import CaseFolder, SameCaseTwiceError, case_text
 
-    empty = [folder for folder in letters if folder.is_dir() and not letter_files([folder])]
-    letters = letter_files(letters)
+    found = {path: letter_files([path]) for path in letters}  # each folder walked once
+    empty = [path for path, inside in found.items() if path.is_dir() and not inside]
+    letters = [letter for inside in found.values() for letter in inside]
     if empty:
         typer.echo(printable("no letters (*.pdf, *.txt) in " + ", ".join(map(str, empty))), err=True)
         if not letters:

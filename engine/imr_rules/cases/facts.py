@@ -210,7 +210,7 @@ def _course_fact(attribute: str, postsurgical_only: bool, same_service: bool = T
     def project(scope: Scope) -> tuple[Any, str]:
         if postsurgical_only and attribute in ("visits_completed", "visits_authorized") and planned_procedure(scope)[0]:
             return 0, BEFORE_SURGERY_SOURCE
-        services = [scope.item.service] if same_service else _active_services(scope.vocabulary)
+        services = [scope.item.service] if same_service else _services_in(scope.vocabulary, _ACTIVE_GROUPS)
         courses, complete = _courses(scope, services, postsurgical_only)
         if attribute in ("function_response", "pain_response"):
             response = _combined(getattr(c, attribute) for c in courses) if courses else None
@@ -219,8 +219,9 @@ def _course_fact(attribute: str, postsurgical_only: bool, same_service: bool = T
     return project
 
 
-def _active_services(vocabulary: Vocabulary) -> list[str]:
-    return [t.id for t in vocabulary.terms["services"].values() if t.group in _ACTIVE_GROUPS]
+def _services_in(vocabulary: Vocabulary, groups: tuple[str, ...]) -> list[str]:
+    """The services of the vocabulary that belong to one of ``groups``."""
+    return [t.id for t in vocabulary.terms["services"].values() if t.group in groups]
 
 
 # ---- surgeries, studies, medications ---------------------------------------------------------------------
@@ -316,8 +317,7 @@ def _conservative_without_relief(scope: Scope) -> tuple[Any, str]:
     """Present when a non-surgical course of conservative therapy for the item's region is documented as giving
     no pain relief or no functional improvement; otherwise not documented (a helpful course says nothing
     about the others)."""
-    services = [t.id for t in scope.vocabulary.terms["services"].values() if t.group in _CONSERVATIVE_GROUPS]
-    courses, _ = _courses(scope, services, False)
+    courses, _ = _courses(scope, _services_in(scope.vocabulary, _CONSERVATIVE_GROUPS), False)
     if any(c.phase != "postsurgical" and "absent" in (c.pain_response, c.function_response) for c in courses or []):
         return "present", "clinical.treatment"
     return None, "clinical.treatment"

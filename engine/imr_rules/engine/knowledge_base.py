@@ -56,13 +56,6 @@ def load_knowledge_base(root: Path | None = None, register_all: bool = False) ->
     return knowledge_base
 
 
-def fresh_knowledge_base(root: Path | None = None) -> KnowledgeBase:
-    """The knowledge base of a rules folder read from its files (never the compiled cache), every ruleset
-    registered: what ``validate`` checks. Not shared; raises ``InputError`` locating every problem."""
-    rule_base, diagnostics = load_rule_base((root or default_rules_dir()).resolve())
-    return build_knowledge_base(rule_base, tuple(diagnostics), register_all=True)
-
-
 @lru_cache(maxsize=4)
 def _evaluator_for(root: Path) -> Evaluator:
     return Evaluator(_knowledge_base_for(root))

@@ -7,8 +7,11 @@ which templates show it and in what order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from imr_rules.engine.results import Citation, CriterionResult, ItemResult, LicensedNeed, NotAddressedReason
 from imr_rules.engine.session import ItemEvaluation, NotAddressed
+from imr_rules.rulebase.conditions import Condition
 from imr_rules.rulebase.model import Criterion, RuleBase, Topic
 from imr_rules.rulebase.templates import fill, format_value
 
@@ -69,11 +72,25 @@ def _asks_for(fact: str, rule_base: RuleBase, evaluation: ItemEvaluation, seen: 
         return []
     asks: list[str] = []
     for derivation in rule_base.derivations_of(fact):
+        if _cannot_apply(derivation.when, evaluation):
+            continue
         inputs = [c.fact for c in derivation.when] + [f for c in derivation.when for f in c.facts_read[1:]]
         inputs += [f for name, e in derivation.conclusions if name == fact for f in e.facts_read]
         for name in inputs:
             asks.extend(_asks_for(name, rule_base, evaluation, seen))
     return asks or [spec.ask or spec.description]
+
+
+def _cannot_apply(conditions: Sequence[Condition], evaluation: ItemEvaluation) -> bool:
+    """True when a list test (``in`` / ``not in``) on a documented fact fails: e.g. a derivation kept for
+    other body regions, whose inputs this item must not be asked for."""
+    for condition in conditions:
+        if condition.op not in ("in", "not in") or not isinstance(condition.operand, tuple):
+            continue
+        value = evaluation.value(condition.fact)
+        if value is not None and (str(value) in condition.operand) != (condition.op == "in"):
+            return True
+    return False
 
 
 def _open_leaves(criteria: list[Criterion], evaluation: ItemEvaluation) -> list[Criterion]:

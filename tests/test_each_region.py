@@ -57,3 +57,18 @@ def test_services_not_marked_each_region_are_routed_by_their_first_region() -> N
                                           "regions": ["cervical", "lumbar"], "visits": 6}]})
     assert therapy.body_region == "cervical"
     assert not any("judged on its own" in note for note in therapy.notes)
+
+
+def test_a_first_region_no_rule_addresses_falls_back_to_the_next_region_with_a_rule() -> None:
+    def traction(regions: list[str]) -> Any:
+        return _item({**_case(regions, "traction", []),
+                      "requested_items": [{"id": "1", "description": "traction", "service": "traction",
+                                           "regions": regions, "visits": 6}]})
+    neck_only = traction(["cervical"])
+    listed_neck_first = traction(["cervical", "thoracic", "lumbar"])
+    listed_back_first = traction(["lumbar", "cervical", "thoracic"])
+    assert neck_only.decision == "Not addressed"
+    assert listed_neck_first.decision == listed_back_first.decision != "Not addressed"
+    assert listed_neck_first.rule == listed_back_first.rule
+    assert listed_neck_first.body_region == "lumbar"
+    assert any("judged by its lumbar region" in note for note in listed_neck_first.notes)

@@ -64,7 +64,25 @@ class Evaluator:
         parts = self.region_parts(item)
         if len(parts) > 1:
             return by_region([self._evaluate_part(case, part, decisions, overrides) for part in parts])
-        return self._evaluate_part(case, item, decisions, overrides)
+        return self._evaluate_routed(case, item, decisions, overrides)
+
+    def _evaluate_routed(self, case: Case, item: RequestedItem, decisions: dict[str, str] | None,
+                         overrides: dict[str, Any] | None) -> ItemResult:
+        """The item routed by its first region; when no rule addresses that region, by the next one that has
+        a rule (the order an encoder lists an item's regions in does not leave it unaddressed)."""
+        first = self._evaluate_part(case, item, decisions, overrides)
+        if first.decision != "Not addressed":
+            return first
+        regions = list(dict.fromkeys(item.regions))
+        for region in regions[1:]:
+            rerouted = item.model_copy(update={"regions": [region, *(r for r in regions if r != region)]})
+            result = self._evaluate_part(case, rerouted, decisions, overrides)
+            if result.decision != "Not addressed":
+                result.notes = [f"No rule addresses {item.service.replace('_', ' ')} for the "
+                                f"{item.body_region.replace('_', ' ')} region; the request is judged by its "
+                                f"{region.replace('_', ' ')} region.", *result.notes]
+                return result
+        return first
 
     def region_parts(self, item: RequestedItem) -> list[RequestedItem]:
         """The item itself, or one copy per region when its service is judged region by region."""

@@ -252,7 +252,7 @@ def explain(
 @app.command()
 def validate(
     rules_dir: Annotated[Path | None, typer.Argument(help="Rules folder (default: the shipped rules).")] = None,
-    cases: Annotated[list[Path] | None, typer.Argument(help="Case files to validate too.",
+    cases: Annotated[list[Path] | None, typer.Argument(help="Case files (or folders of them) to validate too.",
                                                           show_default=False)] = None,
     examples: Annotated[bool, typer.Option(help="Also evaluate each rule's example cases.")] = True,
 ) -> None:
@@ -279,7 +279,8 @@ def validate(
     case_problems: list[Diagnostic] = []
     failed_cases = 0
     case_hints: list[Diagnostic] = []
-    for case_file in cases or []:
+    cases = [p for path in cases or [] for p in (sorted(path.rglob("*.y*ml")) if path.is_dir() else [path])]
+    for case_file in cases:
         in_file = _case_file_problems(case_file)
         failed_cases += bool(in_file)
         case_problems += in_file

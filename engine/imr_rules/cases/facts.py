@@ -323,6 +323,17 @@ def _conservative_without_relief(scope: Scope) -> tuple[Any, str]:
     return None, "clinical.treatment"
 
 
+def _psychotherapy_course(scope: Scope) -> tuple[Any, str]:
+    """Present when a psychotherapy (CBT) course for the item's regions has visits authorized or attended; absent
+    when the history is complete and lists none; otherwise not documented."""
+    courses, complete = _courses(scope, ["psychotherapy"], False)
+    if any((c.visits_completed or 0) > 0 or (c.visits_authorized or 0) > 0 for c in courses or []):
+        return "present", "clinical.treatment"
+    if courses == [] and complete:
+        return "absent", "clinical.treatment"
+    return None, "clinical.treatment"
+
+
 def _tens_trial_failed(scope: Scope) -> tuple[Any, str]:
     """Present when a TENS course of the item's region brought no relief or function; absent when it helped."""
     courses, complete = _courses(scope, ["tens"], False)
@@ -343,6 +354,26 @@ def _class_in_use(classes: tuple[str, ...]) -> Projection:
         found = any(m.drug_class in classes for m in meds)
         return ("present" if found else "absent"), "clinical.medications"
     return project
+
+
+def _class_tried(classes: tuple[str, ...]) -> Projection:
+    """Present when a drug of these classes is in use or a course of one is in the treatment history (tried and
+    stopped); otherwise as the current list says (absent when it is documented without one)."""
+    in_use = _class_in_use(classes)
+
+    def project(scope: Scope) -> tuple[Any, str]:
+        history = scope.case.clinical.treatment
+        if history is not None and any(c.modality in classes for c in history.courses):
+            return "present", "clinical.treatment"
+        return in_use(scope)
+    return project
+
+
+def _opioid_requested(scope: Scope) -> tuple[Any, str]:
+    """Present when another requested item of the case is an opioid; the request list is complete, so absent
+    otherwise."""
+    others = [i for i in scope.case.requested_items if i.id != scope.item.id and i.service == "opioid"]
+    return ("present" if others else "absent"), "requested_items"
 
 
 def _same_class_in_use(scope: Scope) -> tuple[Any, str]:
@@ -494,8 +525,10 @@ def _clinical_projections() -> dict[str, Projection]:
         "medication.opioid_in_use": _class_in_use(("opioid",)),
         "medication.non_opioid_without_relief": _non_opioid_without_relief,
         "tens.trial_failed": _tens_trial_failed,
+        "psych.cbt_course": _psychotherapy_course,
         "treatment.conservative_without_relief": _conservative_without_relief,
-        "medication.first_line_neuropathic_tried": _class_in_use(("antidepressant", "anticonvulsant")),
+        "medication.first_line_neuropathic_tried": _class_tried(("antidepressant", "anticonvulsant")),
+        "medication.opioid_requested": _opioid_requested,
         "exam.muscle_spasm": _finding_fact("muscle_spasm"),
         "pain.neuropathic": _finding_fact("neuropathic_pain"),
         "gi.risk_factors": _finding_fact("gi_risk_factor"),

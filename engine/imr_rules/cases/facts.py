@@ -266,7 +266,7 @@ def _prior_imaging(scope: Scope) -> tuple[Any, str]:
     modality = _MODALITY.get(scope.item.service)
     if studies is None or modality is None:
         return None, "clinical.imaging"
-    same = [s for s in studies if s.kind == modality and _same_region(scope, s.region)]
+    same = [s for s in studies if s.kind == modality and _same_region(scope, s.region) and scope.side_matches(s.side)]
     return ("present" if same else "absent"), "clinical.imaging"
 
 

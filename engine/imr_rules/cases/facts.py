@@ -475,6 +475,7 @@ def _item_projections() -> dict[str, Projection]:
         "item.test_kind": lambda s: (s.item.test_kind, "requested_items.test_kind"),
         "item.procedure": lambda s: (s.item.procedure, "requested_items.procedure"),
         "item.device": lambda s: (s.item.device, "requested_items.device"),
+        "item.acquisition": lambda s: (s.item.acquisition, "requested_items.acquisition"),
         "item.retrospective": lambda s: (_flag(s.item.retrospective), "requested_items.retrospective"),
         "item.certified_visits": lambda s: (s.item.certified.visits if s.item.certified else None,
                                             "requested_items.certified"),

@@ -221,6 +221,8 @@ class RequestedItem(_Strict):
     test_kind: TestKindId | None = Field(default=None, description="Which test: emg, ncs, emg_ncs, ecg...")
     device: DeviceId | None = Field(
         default=None, description="For equipment (dme), which kind of device (devices vocabulary), when stated.")
+    acquisition: Literal["rental", "purchase"] | None = Field(
+        default=None, description="For equipment: rented (e.g. for a trial) or bought, as the request states.")
     procedure: ProcedureId | None = Field(
         default=None, description="For a surgery request, which procedure (procedures vocabulary), when stated.")
     ancillary_to: str | OutsideProcedure | None = Field(

@@ -632,3 +632,12 @@ def test_visits_certified_in_other_words(tmp_path: Path, summary: str) -> None:
     assert result.case is not None and result.case.clinical.treatment is not None
     assert [(c.modality, c.visits_authorized) for c in result.case.clinical.treatment.courses
             if c.visits_authorized is not None] == [("physical_therapy", 4)]
+
+
+def test_an_item_title_naming_a_purchase_or_a_rental_sets_the_acquisition() -> None:
+    from imr_rules.intake.items import item_details
+
+    assert item_details("TENS unit purchase", "tens")["acquisition"] == "purchase"
+    assert item_details("Cold therapy unit, 7-day rental", "dme")["acquisition"] == "rental"
+    assert "acquisition" not in item_details("Cold therapy unit", "dme")
+    assert "acquisition" not in item_details("Commode purchase (1-month rental authorized)", "dme")  # both named

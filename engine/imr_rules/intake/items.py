@@ -18,6 +18,8 @@ from imr_rules.intake.findings import intake_vocabulary
 
 _SIDE = re.compile(r"\b(left|right|bilateral)\b", re.I)
 _RETROSPECTIVE = re.compile(r"\bretro(?:spective|active)?\b|\bDOS\b|date of service", re.I)
+_PURCHASE = re.compile(r"\bpurchas(?:e|ed|ing)\b", re.IGNORECASE)
+_RENTAL = re.compile(r"\brent(?:al|ed)?\b", re.IGNORECASE)
 _MEASURED = re.compile(r"(\d+(?:\.\d+)?)\s*(gm|g|grams?|ml|mL|cc)\b(?!\s*/)")
 _COUNTED = re.compile(r"#\s*(\d+)|\bqty:?\s*(\d+)|quantity:?\s*(\d+)", re.I)
 _ORAL = ("oral", "oral_extended_release")
@@ -118,7 +120,7 @@ def quantity(title: str, service: str, form: str | None) -> dict[str, Any] | Non
 
 
 def item_details(title: str, service: str) -> dict[str, Any]:
-    """Side, test kind, formulation, quantity with unit and retrospective flag, as far as the title gives them."""
+    """Side, test kind, formulation, quantity, rental or purchase and retrospective flag, as the title gives them."""
     details: dict[str, Any] = {}
     sides = {m.group(1).lower() for m in _SIDE.finditer(title)}
     if sides:
@@ -135,4 +137,13 @@ def item_details(title: str, service: str) -> dict[str, Any]:
         details["quantity"] = amount
     if _RETROSPECTIVE.search(title):
         details["retrospective"] = True
+    acquisition = _acquisition(title)
+    if acquisition is not None:
+        details["acquisition"] = acquisition
     return details
+
+
+def _acquisition(title: str) -> str | None:
+    """'purchase' or 'rental' when the title names exactly one of them."""
+    bought, rented = bool(_PURCHASE.search(title)), bool(_RENTAL.search(title))
+    return "purchase" if bought and not rented else "rental" if rented and not bought else None

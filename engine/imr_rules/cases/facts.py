@@ -334,6 +334,17 @@ def _psychotherapy_course(scope: Scope) -> tuple[Any, str]:
     return None, "clinical.treatment"
 
 
+def _psychological_evaluation(scope: Scope) -> tuple[Any, str]:
+    """Present when a psychological evaluation is in the treatment history (whatever its region: it is of the
+    person); absent when the history is complete and lists none; otherwise not documented."""
+    history = scope.case.clinical.treatment
+    if history is None:
+        return None, "clinical.treatment"
+    if any(c.modality == "psych_evaluation" and c.visits_completed != 0 for c in history.courses):
+        return "present", "clinical.treatment"
+    return ("absent" if history.history_complete else None), "clinical.treatment"
+
+
 def _tens_trial_failed(scope: Scope) -> tuple[Any, str]:
     """Present when a TENS course of the item's region brought no relief or function; absent when it helped."""
     courses, complete = _courses(scope, ["tens"], False)
@@ -527,6 +538,7 @@ def _clinical_projections() -> dict[str, Projection]:
         "medication.non_opioid_without_relief": _non_opioid_without_relief,
         "tens.trial_failed": _tens_trial_failed,
         "psych.cbt_course": _psychotherapy_course,
+        "psych.evaluation_done": _psychological_evaluation,
         "treatment.conservative_without_relief": _conservative_without_relief,
         "medication.first_line_neuropathic_tried": _class_tried(("antidepressant", "anticonvulsant")),
         "medication.opioid_requested": _opioid_requested,

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "docs" / "measurements.md"
 CORPUS = (ROOT / "cases" / "historical", ROOT / "cases" / "seeds")
 LETTERS = ROOT.parent / "shared" / "letters" / "dev"
+PROBES = ROOT / "cases" / "guideline_probes"
 
 
 def _share(value: float | None) -> str:
@@ -81,6 +82,15 @@ def _measure(paths: list[Path], rules: Path, jobs: int) -> tuple[list[ItemOutcom
     return [row for result in results for row in result.outcomes], problems
 
 
+def _probe_section(rules: Path, jobs: int) -> list[str]:
+    """Figures on the guideline probes (cases written from the reference, blind to the rules; not IMR outcomes)."""
+    if not PROBES.is_dir():
+        return []
+    probe_rows, _ = _measure([PROBES], rules, jobs)
+    return ["## Guideline probes (`cases/guideline_probes`, expected decisions from the reference, not letters)",
+            "", *regression_table({"all": compute_metrics(probe_rows)}), ""]
+
+
 def render(rules: Path, jobs: int, letters: bool, today: dt.date) -> str:
     """The whole measurements page."""
     knowledge_base = load_knowledge_base(rules)
@@ -107,6 +117,7 @@ def render(rules: Path, jobs: int, letters: bool, today: dt.date) -> str:
     if unreadable:
         lines += [f"{unreadable} case file(s) could not be read and are not counted.", ""]
     lines += ["## Per service category (all splits)", "", *coverage_table(rows), ""]
+    lines += _probe_section(rules, jobs)
     if letters and LETTERS.is_dir():
         letter_rows, failed = _measure([LETTERS], rules, jobs)
         lines += ["## End to end on the dev letters (`imr-rules regress ../shared/letters/dev`)", "",

@@ -71,14 +71,17 @@ def _asks_for(fact: str, rule_base: RuleBase, evaluation: ItemEvaluation, seen: 
     if known is not None:
         return []
     asks: list[str] = []
+    asked_elsewhere = False  # an input already asked for through another fact: nothing more to ask here
     for derivation in rule_base.derivations_of(fact):
         if _cannot_apply(derivation.when, evaluation):
             continue
         inputs = [c.fact for c in derivation.when] + [f for c in derivation.when for f in c.facts_read[1:]]
         inputs += [f for name, e in derivation.conclusions if name == fact for f in e.facts_read]
         for name in inputs:
+            known_input = evaluation.facts.get(name)
+            asked_elsewhere |= name in seen and (known_input is None or not known_input.documented)
             asks.extend(_asks_for(name, rule_base, evaluation, seen))
-    return asks or [spec.ask or spec.description]
+    return asks or ([] if asked_elsewhere else [spec.ask or spec.description])
 
 
 def _cannot_apply(conditions: Sequence[Condition], evaluation: ItemEvaluation) -> bool:

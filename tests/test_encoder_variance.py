@@ -31,8 +31,8 @@ def test_the_variance_tool_pairs_every_decided_item_of_both_encodings() -> None:
     assert len(found) == items
     for second in (False, True):
         result = figures(found, second)
-        assert result.decided == sum(p.recorded in ("Upheld", "Overturned") for p in found)
-        assert 0 <= result.overturned_found <= result.overturned <= result.decided
+        assert result.items == sum(p.second.recorded_decision in ("Upheld", "Overturned") for p in found)
+        assert 0 <= result.binary.tp <= result.overturned_total <= result.items
 
 
 def test_validate_takes_a_folder_of_cases() -> None:

@@ -31,11 +31,6 @@ def _item(case: dict[str, Any]) -> Any:
     return KB.evaluate(case).result.items[0]
 
 
-def _red_flag_reads(item: Any) -> dict[str, str]:
-    return {read.name: ("documented" if read.documented else "not documented")
-            for criterion in item.criteria for read in criterion.reads if read.name == "red_flag.any"}
-
-
 def test_a_knee_request_does_not_ask_about_spine_red_flags() -> None:
     knee = _item(_case("knee", "knee_meniscectomy", []))
     lumbar = _item(_case("lumbar", "lumbar_discectomy_laminectomy", []))

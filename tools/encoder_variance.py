@@ -17,35 +17,17 @@ from pathlib import Path
 
 from imr_rules.cases.reader import read_case
 from imr_rules.engine.knowledge_base import default_rules_dir, evaluator
-from imr_rules.engine.results import ItemResult
+from imr_rules.regression.runner import ItemOutcome, Metrics, compute_metrics, outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
-DECIDED = ("Upheld", "Overturned")
 
 
 @dataclass(frozen=True)
 class Pair:
-    """One item decided from both encodings, with the reviewer's decision."""
+    """One item decided from both encodings (each outcome carries the reviewer's decision)."""
 
-    key: str
-    recorded: str
-    reference: ItemResult
-    second: ItemResult
-
-
-@dataclass(frozen=True)
-class Figures:
-    """Agreement with the reviewers of one encoding over the decided items of both."""
-
-    agree: int
-    decided: int
-    overturned_found: int
-    overturned: int
-
-    def line(self, name: str) -> str:
-        """One printable line."""
-        return (f"{name:<22} agreement {self.agree}/{self.decided} ({self.agree / max(self.decided, 1):.1%}), "
-                f"Overturned found {self.overturned_found}/{self.overturned}")
+    reference: ItemOutcome
+    second: ItemOutcome
 
 
 def pairs(second_dir: Path, reference_dir: Path, rules: Path) -> list[Pair]:
@@ -53,23 +35,22 @@ def pairs(second_dir: Path, reference_dir: Path, rules: Path) -> list[Pair]:
     engine = evaluator(rules)
     found: list[Pair] = []
     for path in sorted(second_dir.glob("*.yaml")):
-        second_case = read_case(path)
-        reference_case = read_case(reference_dir / path.name)
-        recorded = {r.item: r.decision for r in (second_case.recorded.items if second_case.recorded else [])}
-        reference = {i.item_id: i for i in engine.evaluate(reference_case).items}
-        for item in engine.evaluate(second_case).items:
-            if item.item_id in reference and item.item_id in recorded:
-                found.append(Pair(f"{second_case.case_id}/{item.item_id}", recorded[item.item_id],
-                                  reference[item.item_id], item))
+        reference = {row.item_id: row for row in outcomes(read_case(reference_dir / path.name), engine)}
+        found += [Pair(reference[row.item_id], row) for row in outcomes(read_case(path), engine)
+                  if row.item_id in reference and row.recorded_decision is not None]
     return found
 
 
-def figures(found: list[Pair], second: bool) -> Figures:
-    """Agreement of the second (or reference) encoding, over items the reviewers decided."""
-    decided = [p for p in found if p.recorded in DECIDED]
-    ours = [(p.recorded, (p.second if second else p.reference).decision) for p in decided]
-    return Figures(sum(r == d for r, d in ours), len(ours),
-                   sum(r == d == "Overturned" for r, d in ours), sum(r == "Overturned" for r, _ in ours))
+def figures(found: list[Pair], second: bool) -> Metrics:
+    """The regression figures of the second (or the reference) encoding."""
+    return compute_metrics(p.second if second else p.reference for p in found)
+
+
+def line(name: str, metrics: Metrics) -> str:
+    """One printable line: agreement and Overturned items found."""
+    found = metrics.binary.tp
+    return (f"{name:<22} agreement {metrics.agree}/{metrics.items} ({metrics.agreement:.1%}), "
+            f"Overturned found {found}/{metrics.overturned_total}")
 
 
 def main() -> None:
@@ -80,13 +61,14 @@ def main() -> None:
     parser.add_argument("--rules", type=Path, default=default_rules_dir())
     args = parser.parse_args()
     found = pairs(args.second, args.reference, args.rules)
-    print(figures(found, second=False).line("hand-made encoding"))
-    print(figures(found, second=True).line("blind second encoding"))
+    print(line("hand-made encoding", figures(found, second=False)))
+    print(line("blind second encoding", figures(found, second=True)))
     differing = [p for p in found if p.reference.decision != p.second.decision]
     print(f"items decided differently: {len(differing)} of {len(found)}")
     for p in differing:
-        print(f"  {p.key:<16} recorded {p.recorded:<10} hand-made {p.reference.decision} ({p.reference.rule}, "
-              f"{p.reference.basis}); blind {p.second.decision} ({p.second.rule}, {p.second.basis})")
+        ref, sec = p.reference, p.second
+        print(f"  {sec.key:<16} recorded {sec.recorded_decision:<10} hand-made {ref.decision} ({ref.rule}, "
+              f"{ref.basis}); blind {sec.decision} ({sec.rule}, {sec.basis})")
 
 
 if __name__ == "__main__":

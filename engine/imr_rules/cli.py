@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from imr_rules import __version__
 from imr_rules.cases.model import Case
-from imr_rules.cases.reader import read_case
+from imr_rules.cases.reader import case_files_in, read_case
 from imr_rules.cases.vocabulary import Vocabulary, vocabulary_of
 from imr_rules.common.diagnostics import Diagnostic, InputError
 from imr_rules.common.extras import MissingExtraError
@@ -279,7 +279,7 @@ def validate(
     case_problems: list[Diagnostic] = []
     failed_cases = 0
     case_hints: list[Diagnostic] = []
-    cases = [p for path in cases or [] for p in (sorted(path.rglob("*.y*ml")) if path.is_dir() else [path])]
+    cases = [p for path in cases or [] for p in case_files_in(path)]
     for case_file in cases:
         in_file = _case_file_problems(case_file)
         failed_cases += bool(in_file)

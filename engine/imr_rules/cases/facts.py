@@ -323,26 +323,20 @@ def _conservative_without_relief(scope: Scope) -> tuple[Any, str]:
     return None, "clinical.treatment"
 
 
-def _psychotherapy_course(scope: Scope) -> tuple[Any, str]:
-    """Present when a psychotherapy (CBT) course for the item's regions has visits authorized or attended; absent
-    when the history is complete and lists none; otherwise not documented."""
-    courses, complete = _courses(scope, ["psychotherapy"], False)
-    if any((c.visits_completed or 0) > 0 or (c.visits_authorized or 0) > 0 for c in courses or []):
-        return "present", "clinical.treatment"
-    if courses == [] and complete:
-        return "absent", "clinical.treatment"
-    return None, "clinical.treatment"
-
-
-def _psychological_evaluation(scope: Scope) -> tuple[Any, str]:
-    """Present when a psychological evaluation is in the treatment history (whatever its region: it is of the
+def _course_given(modality: str, of_the_region: bool) -> Projection:
+    """Present when a course of ``modality`` is in the treatment history and not recorded as 0 visits with none
+    authorized (for the item's regions, or anywhere when ``of_the_region`` is False: an evaluation of the
     person); absent when the history is complete and lists none; otherwise not documented."""
-    history = scope.case.clinical.treatment
-    if history is None:
-        return None, "clinical.treatment"
-    if any(c.modality == "psych_evaluation" and c.visits_completed != 0 for c in history.courses):
-        return "present", "clinical.treatment"
-    return ("absent" if history.history_complete else None), "clinical.treatment"
+    def project(scope: Scope) -> tuple[Any, str]:
+        history = scope.case.clinical.treatment
+        if history is None:
+            return None, "clinical.treatment"
+        courses = (_courses(scope, [modality], False)[0] or []) if of_the_region else \
+            [c for c in history.courses if c.modality == modality]
+        if any(c.visits_completed != 0 or (c.visits_authorized or 0) > 0 for c in courses):
+            return "present", "clinical.treatment"
+        return ("absent" if history.history_complete else None), "clinical.treatment"
+    return project
 
 
 def _tens_trial_failed(scope: Scope) -> tuple[Any, str]:
@@ -537,8 +531,8 @@ def _clinical_projections() -> dict[str, Projection]:
         "medication.opioid_in_use": _class_in_use(("opioid",)),
         "medication.non_opioid_without_relief": _non_opioid_without_relief,
         "tens.trial_failed": _tens_trial_failed,
-        "psych.cbt_course": _psychotherapy_course,
-        "psych.evaluation_done": _psychological_evaluation,
+        "psych.cbt_course": _course_given("psychotherapy", of_the_region=True),
+        "psych.evaluation_done": _course_given("psych_evaluation", of_the_region=False),
         "treatment.conservative_without_relief": _conservative_without_relief,
         "medication.first_line_neuropathic_tried": _class_tried(("antidepressant", "anticonvulsant")),
         "medication.opioid_requested": _opioid_requested,

@@ -27,6 +27,15 @@ MIGRATE_HINT = "convert it with: imr-rules migrate {name} --in-place (docs/case-
 _GRADE = re.compile(r"^[0-5][+-]?(/5)?$")
 
 
+def case_files_in(path: Path) -> list[Path]:
+    """``path`` itself, or the case files under a folder (*.yaml, *.yml; rule example folders and names
+    starting with '_' skipped), sorted."""
+    if not path.is_dir():
+        return [path]
+    return [p for p in sorted(path.rglob("*.y*ml"))
+            if not p.name.startswith("_") and not any(x.endswith(".examples") for x in p.parts)]
+
+
 def read_case(path: Path, today: dt.date | None = None, vocabulary: Vocabulary | None = None,
               warnings: list[Diagnostic] | None = None) -> Case:
     """Read and fully validate one case file; raise ``InputError`` listing every problem found.

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from imr_rules.cases.model import Case
-from imr_rules.cases.reader import read_case
+from imr_rules.cases.reader import case_files_in, read_case
 from imr_rules.cases.vocabulary import Vocabulary
 from imr_rules.common.diagnostics import Diagnostic, InputError, display_path
 from imr_rules.common.extras import MissingExtraError
@@ -110,12 +110,9 @@ def case_files(paths: Iterable[Path]) -> list[Path]:
     """
     found: list[Path] = []
     for path in paths:
-        if not path.is_dir():
-            found.append(path)
-            continue
-        found.extend(p for p in sorted(path.rglob("*.y*ml"))
-                     if not p.name.startswith("_") and not any(x.endswith(".examples") for x in p.parts))
-        found.extend(letters_in(path))
+        found.extend(case_files_in(path))
+        if path.is_dir():
+            found.extend(letters_in(path))
     return found
 
 
